@@ -1,0 +1,35 @@
+"""Make the baked tree exactly the plugin that was asked for.
+
+Removes every file that belongs to an unchosen model type or configure method, following
+the tables in hooks/answers.py, and applies the blank-implementation overlay if chosen.
+"""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+CONTEXT = json.loads(r'''{{ cookiecutter | tojson }}''')
+
+sys.path.insert(0, str(Path(CONTEXT["_repo_dir"]) / "hooks"))
+import answers  # noqa: E402
+
+plan = answers.validate(CONTEXT)
+root = Path.cwd()
+
+overlay = root / answers.BLANK_OVERLAY
+if plan.implementation == "blank":
+    for path in answers.WORKING_ONLY:
+        (root / path).unlink(missing_ok=True)
+    for source in sorted(p for p in overlay.rglob("*") if p.is_file()):
+        target = root / source.relative_to(overlay)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source.replace(target)
+shutil.rmtree(overlay, ignore_errors=True)
+
+for relative in answers.paths_to_remove(plan):
+    path = root / relative
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
