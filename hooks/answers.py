@@ -229,7 +229,9 @@ def validate(answers: dict, original: dict | None = None) -> Plan:
     match = VERSION_RE.match(version)
     if not match or (match.group(2) and not PEP440_SUFFIX_RE.match(match.group(2)[1:])):
         raise AnswerError(
-            "version", r"must look like 1.2.3 or 1.2.3-beta1 (^\d{1,4}(\.\d{1,4}){2}(-\w{1,16})?$)", version,
+            "version",
+            r"must look like 1.2.3 or 1.2.3-beta1 (^\d{1,4}(\.\d{1,4}){2}(-\w{1,16})?$)",
+            version,
             "try version=0.0.1",
         )
 
@@ -260,7 +262,7 @@ def validate(answers: dict, original: dict | None = None) -> Plan:
 PATHS_PER_TYPE = ("models/{folder}", "tests/test_{folder}.py")
 PREDEFINED_ONLY = ("models/{folder}/_position.yaml", "models/{folder}/example-{folder}.yaml")
 BLANK_OVERLAY = "_blank"  # files that replace the working code when implementation=blank
-WORKING_ONLY = ("models/common.py", "tests/fake_server.py")
+WORKING_ONLY = ("tests/fake_server.py",)  # working-variant files the blank variant has no use for
 
 
 def paths_to_remove(plan: Plan) -> list[str]:

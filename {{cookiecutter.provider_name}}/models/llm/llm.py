@@ -66,12 +66,27 @@ class {{ plan.class_name("llm") }}(LargeLanguageModel):
                 ModelPropertyKey.CONTEXT_SIZE: context_size,
             },
             parameter_rules=[
-                ParameterRule(name="temperature", use_template="temperature", type=ParameterType.FLOAT,
-                              label=I18nObject(en_US="Temperature")),
-                ParameterRule(name="top_p", use_template="top_p", type=ParameterType.FLOAT,
-                              label=I18nObject(en_US="Top P")),
-                ParameterRule(name="max_tokens", use_template="max_tokens", type=ParameterType.INT,
-                              label=I18nObject(en_US="Max Tokens"), min=1, max=context_size, default=512),
+                ParameterRule(
+                    name="temperature",
+                    use_template="temperature",
+                    type=ParameterType.FLOAT,
+                    label=I18nObject(en_US="Temperature"),
+                ),
+                ParameterRule(
+                    name="top_p",
+                    use_template="top_p",
+                    type=ParameterType.FLOAT,
+                    label=I18nObject(en_US="Top P"),
+                ),
+                ParameterRule(
+                    name="max_tokens",
+                    use_template="max_tokens",
+                    type=ParameterType.INT,
+                    label=I18nObject(en_US="Max Tokens"),
+                    min=1,
+                    max=context_size,
+                    default=512,
+                ),
             ],
         )
 
