@@ -1,6 +1,7 @@
 """Jinja filters the template files use; the rules behind them live in hooks/answers.py."""
 
 import json
+from pathlib import Path
 
 from jinja2.ext import Extension
 
@@ -30,3 +31,5 @@ class DifyExtension(Extension):
         environment.filters["quoted"] = quoted
         environment.filters["plan"] = plan
         environment.filters["initials"] = initials
+        # Where the hooks find answers.py: absolute, whatever directory cookiecutter ran from.
+        environment.globals["hooks_dir"] = str(Path(__file__).resolve().parent / "hooks")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 CONTEXT = json.loads(r'''{{ cookiecutter | tojson }}''')
 
-sys.path.insert(0, str(Path(CONTEXT["_repo_dir"]) / "hooks"))
+sys.path.insert(0, json.loads(r'''{{ hooks_dir | tojson }}'''))
 import answers  # noqa: E402
 
 plan = answers.validate(CONTEXT)

@@ -6,12 +6,11 @@ hooks/answers.py of the template that is being baked.
 
 import json
 import sys
-from pathlib import Path
 
 CONTEXT = json.loads(r'''{{ cookiecutter | tojson }}''')
 ORIGINAL = json.loads(r'''{{ _cookiecutter | default({}) | tojson }}''')
 
-sys.path.insert(0, str(Path(CONTEXT["_repo_dir"]) / "hooks"))
+sys.path.insert(0, json.loads(r'''{{ hooks_dir | tojson }}'''))
 import answers  # noqa: E402
 
 try:
