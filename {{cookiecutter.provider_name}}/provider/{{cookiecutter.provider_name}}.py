@@ -1,13 +1,16 @@
 {% set plan = cookiecutter | plan %}
 from dify_plugin import ModelProvider
+from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeError
 
-from models.common import not_implemented
+from models import common
 
 
 class {{ plan.provider_class }}(ModelProvider):
-    """Provider-level checks for {{ cookiecutter.provider_label }}."""
+    """Provider-level checks for the {{ plan.provider }} server."""
 
     def validate_provider_credentials(self, credentials: dict) -> None:
-        """Raise CredentialsValidateFailedError unless the server answers with these credentials."""
-        # TODO: make a cheap real request to your server here (e.g. list its models).
-        raise not_implemented("validate_provider_credentials", __file__)
+        """Raise CredentialsValidateFailedError unless the server at `server_url` answers with this key."""
+        try:
+            common.model_ids(credentials)
+        except InvokeError as error:
+            raise CredentialsValidateFailedError(str(error)) from None

@@ -15,11 +15,13 @@ from dify_plugin.entities.model.llm import LLMMode, LLMResult, LLMResultChunk
 from dify_plugin.entities.model.message import PromptMessage, PromptMessageTool
 from dify_plugin.errors.model import InvokeError
 
-from models.common import ERROR_MAPPING, not_implemented
+from models.common import ERROR_MAPPING
+
+not_implemented = NotImplementedError
 
 
 class {{ plan.class_name("llm") }}(LargeLanguageModel):
-    """Chat and completion models served by {{ cookiecutter.provider_label }}."""
+    """Chat and completion models served by the {{ plan.provider }} server."""
 
     def _invoke(
         self,

@@ -4,11 +4,13 @@ from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelType
 from dify_plugin.errors.model import InvokeError
 
-from models.common import ERROR_MAPPING, not_implemented
+from models.common import ERROR_MAPPING
+
+not_implemented = NotImplementedError
 
 
 class {{ plan.class_name("moderation") }}(ModerationModel):
-    """Moderation models served by {{ cookiecutter.provider_label }}."""
+    """Moderation models served by the {{ plan.provider }} server."""
 
     def _invoke(self, model: str, credentials: dict, text: str, user: str | None = None) -> bool:
         """Return True if `text` breaks the moderation policy, False if it is fine."""

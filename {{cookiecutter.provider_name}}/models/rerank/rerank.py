@@ -5,11 +5,13 @@ from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelType
 from dify_plugin.entities.model.rerank import RerankResult
 from dify_plugin.errors.model import InvokeError
 
-from models.common import ERROR_MAPPING, not_implemented
+from models.common import ERROR_MAPPING
+
+not_implemented = NotImplementedError
 
 
 class {{ plan.class_name("rerank") }}(RerankModel):
-    """Rerank models served by {{ cookiecutter.provider_label }}."""
+    """Rerank models served by the {{ plan.provider }} server."""
 
     def _invoke(
         self,

@@ -6,11 +6,13 @@ from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelType
 from dify_plugin.errors.model import InvokeError
 
-from models.common import ERROR_MAPPING, not_implemented
+from models.common import ERROR_MAPPING
+
+not_implemented = NotImplementedError
 
 
 class {{ plan.class_name("speech2text") }}(Speech2TextModel):
-    """Speech-to-text models served by {{ cookiecutter.provider_label }}."""
+    """Speech-to-text models served by the {{ plan.provider }} server."""
 
     def _invoke(self, model: str, credentials: dict, file: IO[bytes], user: str | None = None) -> str:
         """Return the transcript of the audio in `file`."""

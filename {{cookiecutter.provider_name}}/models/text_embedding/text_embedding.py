@@ -11,11 +11,13 @@ from dify_plugin.entities.model import (
 from dify_plugin.entities.model.text_embedding import TextEmbeddingResult
 from dify_plugin.errors.model import InvokeError
 
-from models.common import ERROR_MAPPING, not_implemented
+from models.common import ERROR_MAPPING
+
+not_implemented = NotImplementedError
 
 
 class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
-    """Text embedding models served by {{ cookiecutter.provider_label }}."""
+    """Text embedding models served by the {{ plan.provider }} server."""
 
     def _invoke(
         self,

@@ -6,11 +6,13 @@ from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelPropertyKey, ModelType
 from dify_plugin.errors.model import InvokeError
 
-from models.common import ERROR_MAPPING, not_implemented
+from models.common import ERROR_MAPPING
+
+not_implemented = NotImplementedError
 
 
 class {{ plan.class_name("tts") }}(TTSModel):
-    """Text-to-speech models served by {{ cookiecutter.provider_label }}."""
+    """Text-to-speech models served by the {{ plan.provider }} server."""
 
     def _invoke(
         self,

@@ -1,0 +1,96 @@
+{% set plan = cookiecutter | plan %}
+from collections.abc import Generator
+
+from dify_plugin import LargeLanguageModel
+from dify_plugin.entities import I18nObject
+from dify_plugin.entities.model import (
+    AIModelEntity,
+    FetchFrom,
+    ModelPropertyKey,
+    ModelType,
+    ParameterRule,
+    ParameterType,
+)
+from dify_plugin.entities.model.llm import LLMMode, LLMResult, LLMResultChunk
+from dify_plugin.entities.model.message import PromptMessage, PromptMessageTool
+from dify_plugin.errors.model import InvokeError
+
+from models.common import ERROR_MAPPING, not_implemented
+
+
+class {{ plan.class_name("llm") }}(LargeLanguageModel):
+    """Chat and completion models served by the {{ plan.provider }} server."""
+
+    def _invoke(
+        self,
+        model: str,
+        credentials: dict,
+        prompt_messages: list[PromptMessage],
+        model_parameters: dict,
+        tools: list[PromptMessageTool] | None = None,
+        stop: list[str] | None = None,
+        stream: bool = True,
+        user: str | None = None,
+    ) -> LLMResult | Generator[LLMResultChunk, None, None]:
+        """Return an LLMResult, or a generator of LLMResultChunk when `stream` is true."""
+        # TODO: call your server here.
+        raise not_implemented("_invoke", __file__)
+
+    def get_num_tokens(
+        self,
+        model: str,
+        credentials: dict,
+        prompt_messages: list[PromptMessage],
+        tools: list[PromptMessageTool] | None = None,
+    ) -> int:
+        """Return the prompt's token count; an offline estimate is fine."""
+        # A rough estimate (about four characters per token) that needs no download.
+        text = "".join(str(message.content or "") for message in prompt_messages)
+        return max(1, len(text) // 4) if text else 0
+
+    def validate_credentials(self, model: str, credentials: dict) -> None:
+        """Raise CredentialsValidateFailedError if the server rejects these credentials."""
+        # TODO: make a cheap real request to your server here.
+        raise not_implemented("validate_credentials", __file__)
+
+    def get_customizable_model_schema(self, model: str, credentials: dict) -> AIModelEntity:
+        """Describe the model the user added: its mode, context size and parameters."""
+        context_size = int(credentials.get("context_size") or 4096)
+        return AIModelEntity(
+            model=model,
+            label=I18nObject(en_US=model),
+            model_type=ModelType.LLM,
+            fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
+            model_properties={
+                ModelPropertyKey.MODE: credentials.get("mode") or LLMMode.CHAT.value,
+                ModelPropertyKey.CONTEXT_SIZE: context_size,
+            },
+            parameter_rules=[
+                ParameterRule(
+                    name="temperature",
+                    use_template="temperature",
+                    type=ParameterType.FLOAT,
+                    label=I18nObject(en_US="Temperature"),
+                ),
+                ParameterRule(
+                    name="top_p",
+                    use_template="top_p",
+                    type=ParameterType.FLOAT,
+                    label=I18nObject(en_US="Top P"),
+                ),
+                ParameterRule(
+                    name="max_tokens",
+                    use_template="max_tokens",
+                    type=ParameterType.INT,
+                    label=I18nObject(en_US="Max Tokens"),
+                    min=1,
+                    max=context_size,
+                    default=512,
+                ),
+            ],
+        )
+
+    @property
+    def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
+        """Map the exceptions your client raises to Dify's invoke errors (see models/common.py)."""
+        return ERROR_MAPPING
