@@ -1,24 +1,18 @@
-{% set plan = cookiecutter | plan %}
 """Fixtures shared by every test: the loopback model server and the plugin run over stdio."""
 
 import json
-import os
-import queue
 import subprocess
 import sys
-import threading
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from stdio_plugin import PluginProcess
 
 ROOT = Path(__file__).resolve().parents[1]
-PROVIDER = "{{ plan.provider }}"
 API_KEY = "sk-test-secret-4242"  # tests check that it never appears in an error message
-TIMEOUT = 30.0  # seconds any single exchange with a child process may take
 
 
 class FakeServer:
@@ -89,63 +83,6 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-class PluginProcess:
-    """`python -m main` in local mode, driven over stdin/stdout as the Dify daemon drives it."""
-
-    def __init__(self) -> None:
-        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-        env["INSTALL_METHOD"] = "local"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "main"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-        self.lines: queue.Queue[bytes] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-        self.registration = json.loads(self._next_line())
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            if line.strip():
-                self.lines.put(line)
-
-    def _next_line(self) -> bytes:
-        try:
-            return self.lines.get(timeout=TIMEOUT)
-        except queue.Empty:
-            raise AssertionError(f"the plugin wrote nothing for {TIMEOUT} s") from None
-
-    def call(self, action: str, **data: Any) -> tuple[list[Any], dict[str, Any] | None]:
-        """Send one request; return (streamed results, error or None) once the session ends."""
-        session_id = uuid.uuid4().hex
-        request = {
-            "session_id": session_id,
-            "event": "request",
-            "data": {"type": "model", "action": action, "user_id": "tests", "provider": PROVIDER, **data},
-        }
-        self.process.stdin.write(json.dumps(request).encode() + b"\n")
-        self.process.stdin.flush()
-        results, error = [], None
-        while True:
-            message = json.loads(self._next_line())
-            if message.get("session_id") != session_id or message.get("event") != "session":
-                continue  # heartbeats and logs
-            kind, payload = message["data"]["type"], message["data"]["data"]
-            if kind == "stream":
-                results.append(payload)
-            elif kind == "error":
-                error = payload
-            elif kind == "end":
-                return results, error
-
-    def stop(self) -> None:
-        self.process.kill()
-        self.process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,13 @@
+"""Fixtures shared by every test: the plugin run over stdio as Dify runs it."""
+
+from collections.abc import Iterator
+
+import pytest
+from stdio_plugin import PluginProcess
+
+
+@pytest.fixture(scope="session")
+def plugin() -> Iterator[PluginProcess]:
+    running = PluginProcess()
+    yield running
+    running.stop()
