@@ -5,40 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-is_312() { "$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' >/dev/null 2>&1; }
-
-find_python312() {
-  local candidate version
-  for candidate in "${PYTHON312:-}" python3.12 python3 python; do
-    if [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1 && is_312 "$candidate"; then
-      command -v "$candidate"
-      return
-    fi
-  done
-  if command -v pyenv >/dev/null 2>&1; then
-    for version in $(pyenv versions --bare 2>/dev/null | grep -E '^3\.12(\.[0-9]+)?$' | sort -t. -k3 -n -r); do
-      candidate="$(pyenv root)/versions/$version/bin/python3.12"
-      if is_312 "$candidate"; then echo "$candidate"; return; fi
-    done
-  fi
-  if command -v uv >/dev/null 2>&1 && candidate="$(uv python find 3.12 2>/dev/null)" && is_312 "$candidate"; then
-    echo "$candidate"
-    return
-  fi
-  echo "tests/run.sh: Python 3.12 not found; install it or set PYTHON312=/path/to/python3.12" >&2
-  exit 2
-}
-
-if ! is_312 .venv/bin/python; then
-  rm -rf .venv
-  "$(find_python312)" -m venv .venv
-fi
-
-stamp=".venv/.requirements-dev.sha256"
-wanted="$(sha256sum requirements-dev.txt | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-  echo "$wanted" > "$stamp"
-fi
+source tests/venv.sh
 
 exec .venv/bin/python -m pytest -n 2 "$@"
