@@ -3,13 +3,16 @@
 Each rule mirrors what the Dify plugin daemon (or the dify_plugin SDK) enforces on the
 generated plugin, so a bad answer stops the bake with one line instead of breaking the
 plugin at install time. Everything here is plain data and pure functions: no I/O.
+Importable on Python 3.9+, since users run cookiecutter with whatever Python they have.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import keyword
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -49,26 +52,46 @@ IMPLEMENTATIONS = ("openai-compatible", "blank")
 YES = {"y", "yes", "true", "1", "on"}
 NO = {"n", "no", "false", "0", "off"}
 
-# Daemon rules (manifest.yaml / provider YAML).
+# Daemon rules (manifest.yaml / provider YAML). The daemon's regexes are Go's: ASCII `\d`
+# and `\w`, and `$` is the very end. Python needs re.ASCII and fullmatch() for the same
+# meaning (its `$` also matches before a trailing newline).
 NAME_RE = re.compile(r"^[a-z0-9_-]{1,128}$")
 AUTHOR_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$")
-VERSION_RE = re.compile(r"^\d{1,4}(\.\d{1,4}){2}(-\w{1,16})?$")
+VERSION_RE = re.compile(r"^\d{1,4}(\.\d{1,4}){2}(-\w{1,16})?$", re.ASCII)
 # The SDK also parses the version with packaging.Version: the suffix must be a PEP 440 tag.
-PEP440_SUFFIX_RE = re.compile(r"^(a|b|c|rc|alpha|beta|pre|preview|dev|post|rev|r)_?\d*$", re.I)
+PEP440_SUFFIX_RE = re.compile(r"^(a|b|c|rc|alpha|beta|pre|preview|dev|post|rev|r)_?\d*$", re.I | re.ASCII)
+CREATED_AT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$", re.ASCII)
 I18N_MAX = 1023
 JINJA_MARKUP = ("{{", "}}", "{%", "%}", "{#", "#}")
+# Characters YAML readers refuse or fold into line breaks (PyYAML and the daemon's Go yaml
+# alike): C0/C1 controls, DEL, NEL, line/paragraph separators, surrogates, U+FEFF/FFFE/FFFF.
+# Tab and newline are listed here too; the rules that allow them say so.
+UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+SHOWN_MAX = 80  # longest value quoted back in an error line
+# Names the generated modules import; a generated class must not shadow them.
+RESERVED_CLASS_NAMES = frozenset({"ModelProvider"})
+
+
+def _shown(value: object) -> str:
+    """`value` as a JSON literal on one line, with nothing a terminal would treat as a break."""
+    if isinstance(value, str) and len(value) > SHOWN_MAX:
+        value = value[:SHOWN_MAX] + "..."
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return UNSAFE_CHARS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 class AnswerError(ValueError):
-    """A bad answer; `str()` is the one line shown to the user."""
+    """A bad answer; `str()` is the one line shown to the user: answer, rule, value, fix."""
 
     def __init__(self, answer: str, rule: str, got: object, hint: str = "") -> None:
-        line = f"{answer}: {rule} (got {json.dumps(got, ensure_ascii=False)})"
+        name = answer if re.fullmatch(r"[A-Za-z0-9_]+", str(answer)) else _shown(str(answer))
+        line = f"{name}: {rule} (got {_shown(got)})"
         if hint:
             line += f"; {hint}"
         super().__init__(line)
         self.answer = answer
+        self.rule = rule
 
 
 @dataclass(frozen=True)
@@ -111,15 +134,25 @@ class Plan:
 
 
 def slugify(text: str) -> str:
-    """A provider name derived from free text ("Acme AI!" -> "acme_ai")."""
+    """A provider name derived from free text ("Acme AI!" -> "acme_ai"); "" if nothing is left."""
     slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
-    return slug[:128]
+    return slug[:128].rstrip("_")
 
 
 def class_prefix(provider: str) -> str:
-    """A CamelCase identifier from a provider name; valid for every accepted name."""
+    """A CamelCase identifier from a provider name; valid for every accepted name.
+
+    "my-llm_server" -> "MyLlmServer"; names that would start with a digit, be a keyword
+    ("none" -> "None") or shadow an imported SDK class ("model" -> "ModelProvider") get a
+    "Provider" prefix.
+    """
     prefix = "".join(part[:1].upper() + part[1:] for part in re.split(r"[-_]+", provider))
-    if not prefix or not prefix.isidentifier() or keyword.iskeyword(prefix):
+    if (
+        not prefix
+        or not prefix.isidentifier()
+        or keyword.iskeyword(prefix)
+        or f"{prefix}Provider" in RESERVED_CLASS_NAMES
+    ):
         prefix = "Provider" + prefix
     return prefix
 
@@ -142,23 +175,28 @@ def parse_model_types(value: str) -> tuple[ModelType, ...]:
     chosen: list[ModelType] = []
     for name in names:
         if not name:
-            raise AnswerError("model_types", "must be a comma-separated list with no empty items", value)
+            raise AnswerError(
+                "model_types", "must be a comma-separated list with no empty items", value, f"e.g. model_types={known}"
+            )
         model_type = BY_NAME.get(name.lower())
         if model_type is None:
-            raise AnswerError("model_types", f"unknown model type {name!r}; known: {known}", value)
+            raise AnswerError("model_types", f"has unknown model type {_shown(name)}", value, f"choose from {known}")
         if model_type in chosen:
-            raise AnswerError("model_types", f"lists {model_type.name!r} twice", value)
+            raise AnswerError("model_types", f"must not list {model_type.name} twice", value, "list each type once")
         chosen.append(model_type)
     # Keep Dify's canonical order so output does not depend on how the list was typed.
     return tuple(t for t in MODEL_TYPES if t in chosen)
 
 
-def resolve_model_types(answers: dict) -> tuple[ModelType, ...]:
-    """A non-empty `model_types` answer wins; otherwise the yes/no answers decide."""
-    listed = str(answers.get("model_types") or "").strip()
+def resolve_model_types(answers: Mapping) -> tuple[ModelType, ...]:
+    """A non-empty `model_types` answer wins; otherwise the yes/no answers decide.
+
+    Every yes/no answer must still be a yes or a no, even when `model_types` wins.
+    """
+    chosen = tuple(t for t in MODEL_TYPES if parse_yes_no(t.answer, answers.get(t.answer, "no")))
+    listed = _text(answers, "model_types").strip()
     if listed:
         return parse_model_types(listed)
-    chosen = tuple(t for t in MODEL_TYPES if parse_yes_no(t.answer, answers.get(t.answer, "no")))
     if not chosen:
         raise AnswerError(
             "model_types",
@@ -169,68 +207,142 @@ def resolve_model_types(answers: dict) -> tuple[ModelType, ...]:
     return chosen
 
 
+def check_no_markup(answer: str, value: object) -> None:
+    """Answers are data: refuse anything cookiecutter would evaluate as a Jinja template."""
+    if isinstance(value, str) and any(mark in value for mark in JINJA_MARKUP):
+        raise AnswerError(
+            answer,
+            "must not contain Jinja markup ({{ }}, {% %} or {# #})",
+            value,
+            "answers are used as plain text; remove the braces",
+        )
+
+
+def check_given_value(answer: str, value: object) -> None:
+    """Rules for a value as given, before cookiecutter renders it.
+
+    Rendering would evaluate Jinja markup and turn a carriage return into a newline, so the
+    rendered value would silently differ from the given one: refuse both.
+    """
+    check_no_markup(answer, value)
+    if isinstance(value, str) and "\r" in value:
+        raise AnswerError(
+            answer, "must not contain control or non-printable characters (U+000D)", value, "remove the carriage return"
+        )
+
+
+def check_given_names(given: Mapping, known: Iterable[str]) -> None:
+    """Refuse answers the template does not ask for (cookiecutter would silently ignore them)."""
+    public = [name for name in known if not name.startswith("_")]
+    for name, value in given.items():
+        if name in public:
+            continue
+        if str(name).startswith("_"):
+            raise AnswerError(name, "is set by the template and cannot be given", value, "leave it out")
+        close = difflib.get_close_matches(str(name), public, n=1)
+        hint = f"did you mean {close[0]}?" if close else f"the answers are {', '.join(public)}"
+        raise AnswerError(name, "is not an answer of this template", value, hint)
+
+
+def _text(answers: Mapping, key: str) -> str:
+    value = answers.get(key)
+    return "" if value is None else str(value)
+
+
 def _check_i18n(answer: str, value: object, *, required: bool, single_line: bool) -> None:
     text = "" if value is None else str(value)
     if not text.strip():
         if required:
-            raise AnswerError(answer, "must not be empty", text)
+            example = "Acme AI" if "label" in answer else "Models served by my own server"
+            raise AnswerError(answer, "must not be empty", text, f"e.g. {answer}={_shown(example)}")
         return
     if len(text) > I18N_MAX:
-        raise AnswerError(answer, f"must be at most {I18N_MAX} characters (Dify's limit)", text[:40] + "...")
+        raise AnswerError(answer, f"must be at most {I18N_MAX} characters (Dify's limit)", text, "shorten it")
     if single_line and any(ch in text for ch in "\r\n\t"):
-        raise AnswerError(answer, "must be a single line without tabs", text)
-    if any(ord(ch) < 32 and ch not in "\n\t" for ch in text):
-        raise AnswerError(answer, "must not contain control characters", text)
+        raise AnswerError(answer, "must be a single line without tabs", text, "put it on one line")
+    unsafe = UNSAFE_CHARS.search(text if single_line else text.replace("\n", "").replace("\t", ""))
+    if unsafe:
+        raise AnswerError(
+            answer,
+            f"must not contain control or non-printable characters (U+{ord(unsafe.group()):04X})",
+            text,
+            "remove it",
+        )
 
 
 def _check_url(answer: str, value: object, *, required: bool) -> None:
-    text = str(value or "").strip()
+    text = "" if value is None else str(value).strip()
     if not text and not required:
         return
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in text):
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        parts, host = None, None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not host
+        or any(c.isspace() for c in text)
+        or UNSAFE_CHARS.search(text)
+    ):
         raise AnswerError(answer, "must be an http(s) URL with a host", text, f"try {answer}=https://example.com/docs")
 
 
-def validate(answers: dict, original: dict | None = None) -> Plan:
+def validate(answers: Mapping, original: Mapping | None = None, defaults: Mapping | None = None) -> Plan:
     """Check every answer; return the plan or raise AnswerError for the first bad one.
 
-    `original` holds the answers as given, before cookiecutter rendered them as Jinja:
-    a value that changed while rendering carried template markup, which is refused.
+    `answers` are the values as rendered by cookiecutter. `original` holds them as given,
+    before cookiecutter rendered them as Jinja, and `defaults` the template's own values
+    (cookiecutter.json), which may be Jinja on purpose. Any given value with template
+    markup is refused: answers are data and never evaluated.
     """
-    for key, given in (original or {}).items():
-        if key.startswith("_") or not isinstance(given, str):
-            continue
-        if any(mark in given for mark in JINJA_MARKUP):
-            raise AnswerError(key, "must not contain Jinja markup such as {{ or {%", given)
+    defaults = defaults or {}
+    for values in (original or {}, answers):
+        for key, given in values.items():
+            if str(key).startswith("_") or given == defaults.get(key):
+                continue
+            check_given_value(key, given)
 
-    label = str(answers.get("provider_label", ""))
+    label = _text(answers, "provider_label")
     _check_i18n("provider_label", label, required=True, single_line=True)
     _check_i18n("provider_label_zh_hans", answers.get("provider_label_zh_hans"), required=False, single_line=True)
     _check_i18n("description", answers.get("description"), required=True, single_line=False)
 
-    provider = str(answers.get("provider_name", ""))
-    if not NAME_RE.match(provider):
+    provider = _text(answers, "provider_name")
+    if not NAME_RE.fullmatch(provider):
         suggestion = slugify(provider) or slugify(label)
-        hint = f"try provider_name={suggestion}" if suggestion else "use lowercase letters, digits, _ or -"
+        hint = (
+            f"try provider_name={suggestion}"
+            if suggestion
+            else "use lowercase letters, digits, _ or -, e.g. provider_name=my_provider"
+        )
         raise AnswerError("provider_name", f"must match {NAME_RE.pattern}", provider, hint)
 
-    author = str(answers.get("author", ""))
-    if not AUTHOR_RE.match(author):
-        suggestion = slugify(author)[:64]
-        hint = f"try author={suggestion}" if suggestion else "use your GitHub handle in lowercase"
+    author = _text(answers, "author")
+    if not AUTHOR_RE.fullmatch(author):
+        suggestion = slugify(author)[:64].rstrip("_")
+        if suggestion and not UUID_RE.fullmatch(suggestion) and not _reserved_author(suggestion):
+            hint = f"try author={suggestion}"
+        else:
+            hint = "use your GitHub handle in lowercase"
         raise AnswerError("author", f"must match {AUTHOR_RE.pattern}", author, hint)
-    if UUID_RE.match(author):
-        raise AnswerError("author", "must not be a UUID (the daemon refuses it)", author)
-    if "langgenius" in author or "dify" in author:
-        raise AnswerError("author", "must not contain 'langgenius' or 'dify' (Marketplace refuses it)", author)
+    if UUID_RE.fullmatch(author):
+        raise AnswerError("author", "must not be a UUID (the daemon refuses it)", author, "use your GitHub handle")
+    if _reserved_author(author):
+        raise AnswerError(
+            "author",
+            "must not contain 'langgenius' or 'dify' (Marketplace refuses it)",
+            author,
+            "use your GitHub handle",
+        )
 
-    version = str(answers.get("version", ""))
-    match = VERSION_RE.match(version)
-    if not match or (match.group(2) and not PEP440_SUFFIX_RE.match(match.group(2)[1:])):
+    version = _text(answers, "version")
+    match = VERSION_RE.fullmatch(version)
+    if not match or (match.group(2) and not PEP440_SUFFIX_RE.fullmatch(match.group(2)[1:])):
         raise AnswerError(
             "version",
-            r"must look like 1.2.3 or 1.2.3-beta1 (^\d{1,4}(\.\d{1,4}){2}(-\w{1,16})?$)",
+            r"must look like 1.2.3 or 1.2.3-beta1 (^\d{1,4}(\.\d{1,4}){2}(-\w{1,16})?$, PEP 440 suffix)",
             version,
             "try version=0.0.1",
         )
@@ -239,13 +351,27 @@ def validate(answers: dict, original: dict | None = None) -> Plan:
 
     types = resolve_model_types(answers)
 
-    method = str(answers.get("configurate_method", "")).strip()
+    method = _text(answers, "configurate_method").strip()
     if method not in CONFIGURATE_METHODS:
-        raise AnswerError("configurate_method", f"must be one of {', '.join(CONFIGURATE_METHODS)}", method)
+        raise AnswerError(
+            "configurate_method",
+            f"must be one of {', '.join(CONFIGURATE_METHODS)}",
+            method,
+            "try configurate_method=customizable-model",
+        )
 
-    implementation = str(answers.get("implementation", "")).strip()
+    implementation = _text(answers, "implementation").strip()
     if implementation not in IMPLEMENTATIONS:
-        raise AnswerError("implementation", f"must be one of {', '.join(IMPLEMENTATIONS)}", implementation)
+        raise AnswerError(
+            "implementation",
+            f"must be one of {', '.join(IMPLEMENTATIONS)}",
+            implementation,
+            "try implementation=openai-compatible",
+        )
+
+    created_at = answers.get("__created_at")
+    if created_at is not None and not CREATED_AT_RE.fullmatch(str(created_at)):
+        raise AnswerError("__created_at", "must be an RFC 3339 time (set by the template)", created_at, "leave it out")
 
     return Plan(
         provider=provider,
@@ -255,6 +381,10 @@ def validate(answers: dict, original: dict | None = None) -> Plan:
         implementation=implementation,
         unchosen=tuple(t for t in MODEL_TYPES if t not in types),
     )
+
+
+def _reserved_author(author: str) -> bool:
+    return "langgenius" in author or "dify" in author
 
 
 # What the post-generation hook removes, as data. Paths are relative to the plugin root;

@@ -25,4 +25,4 @@ def test_generated_project_suite_passes_offline(name, bake):
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     passed = re.search(r"(\d+) passed", summary)
     assert passed and int(passed.group(1)) >= 3, summary
-    assert "failed" not in summary and "error" not in summary, summary
+    assert not re.search(r"\b\d+ (failed|errors?)\b", summary), summary

@@ -217,16 +217,17 @@ def stream_events(
 _described: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
 
 
-def describe_model(credentials: Mapping[str, Any], uid: str) -> dict[str, Any] | None:
+def describe_model(credentials: Mapping[str, Any], uid: str, *, fresh: bool = False) -> dict[str, Any] | None:
     """What the server says about one running model, or None if it has no such endpoint.
 
     Xinference answers with `model_type`, `model_ability` and `context_length`; most other
     OpenAI-compatible servers answer 404 or 405, and then the plugin relies on the credentials.
+    `fresh=True` asks the server even if a recent description is cached.
     """
     conn = connection(credentials)
     key = (conn.base_url, uid)
     cached = _described.get(key)
-    if cached and time.monotonic() - cached[0] < PROBE_TTL:
+    if cached and not fresh and time.monotonic() - cached[0] < PROBE_TTL:
         return cached[1]
     response = _probe(conn, f"models/{quote(uid, safe='')}")
     body = _json_or_none(response) if response is not None else None
@@ -290,7 +291,7 @@ def validate_model(credentials: dict, model: str, model_type: str) -> dict[str, 
     uid = model_uid(credentials, model)
     try:
         conn = connection(credentials)
-        info = describe_model(credentials, uid)
+        info = describe_model(credentials, uid, fresh=True)  # a cached answer would skip auth
         if info is None:
             ids = model_ids(credentials)
             if ids is not None and uid not in ids:

@@ -7,6 +7,7 @@ and the list of requests it received.
 """
 
 import argparse
+import email.parser
 import hashlib
 import json
 import socket
@@ -69,6 +70,18 @@ def vector(text: str) -> list[float]:
 
 def words(text: str) -> set[str]:
     return {w.strip(".,!?").lower() for w in text.split()}
+
+
+def form_fields(content_type: str, raw: bytes) -> dict[str, str]:
+    """A multipart form's fields: text values as sent, files as "<filename>, <size> bytes"."""
+    message = email.parser.BytesParser().parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    fields = {}
+    for part in message.get_payload() if message.is_multipart() else []:
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        fields[name] = f"{filename}, {len(data)} bytes" if filename else data.decode("utf-8", "replace")
+    return fields
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -152,6 +165,7 @@ class Handler(BaseHTTPRequestHandler):
                     "size": len(raw),
                     "content_type": content_type,
                     "authorization": self.headers.get("Authorization"),
+                    "form": form_fields(content_type, raw) if content_type.startswith("multipart/") else None,
                 }
             )
         if STATE.api_key and self.headers.get("Authorization") != f"Bearer {STATE.api_key}":
@@ -298,8 +312,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def _speech(self, body: dict, raw: bytes, fault: Any) -> None:
         audio = b"ID3" + body["input"].encode("utf-8") * 3 + body.get("voice", "").encode()
+        cut_after = (fault or {}).get("cut_after")
         self._start_chunked("audio/mpeg")
-        for start in range(0, len(audio), 16):
+        for number, start in enumerate(range(0, len(audio), 16)):
+            if cut_after is not None and number >= cut_after:
+                return self._cut()
             self._chunk(audio[start : start + 16])
         self._end_chunked()
 

@@ -1,29 +1,56 @@
 {% set plan = cookiecutter | plan %}
+"""Moderation models on the server's OpenAI-style `POST /v1/moderations`.
+
+Connections, auth and errors live in models/common.py.
+"""
+
+import json
+from collections.abc import Mapping
+
 from dify_plugin import ModerationModel
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelType
-from dify_plugin.errors.model import InvokeError
+from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeError, InvokeServerUnavailableError
 
-from models.common import ERROR_MAPPING
+from models import common
 
-not_implemented = NotImplementedError
+MODERATIONS_PATH = "moderations"
+PROBE_TEXT = "Hello"  # what validation sends to check that the server moderates at all
 
 
 class {{ plan.class_name("moderation") }}(ModerationModel):
     """Moderation models served by the {{ plan.provider }} server."""
 
     def _invoke(self, model: str, credentials: dict, text: str, user: str | None = None) -> bool:
-        """Return True if `text` breaks the moderation policy, False if it is fine."""
-        # TODO: call your server here.
-        raise not_implemented("_invoke", __file__)
+        """Return True if the server flags `text`, False if it is fine."""
+        if not text.strip():
+            return False
+        # ADAPT: this is the request the server receives and the answer read back. URLs, auth
+        # and errors: models/common.py.
+        payload = {"model": common.model_uid(credentials, model), "input": text}
+        response = common.request(credentials, "POST", MODERATIONS_PATH, json=payload)
+        body = common.json_object(response)
+        results = body.get("results")
+        if not isinstance(results, list) or not all(isinstance(result, dict) for result in results):
+            raise InvokeServerUnavailableError(
+                f"{response.request.url} answered without a list of results: "
+                f"{json.dumps(body, ensure_ascii=False)[:200]}"
+            )
+        return any(str(result.get("flagged")).lower() == "true" for result in results)
 
     def validate_credentials(self, model: str, credentials: dict) -> None:
-        """Raise CredentialsValidateFailedError if the server rejects these credentials."""
-        # TODO: make a cheap real request to your server here.
-        raise not_implemented("validate_credentials", __file__)
+        """Raise CredentialsValidateFailedError unless the server runs `model` and moderates with it.
 
-    def get_customizable_model_schema(self, model: str, credentials: dict) -> AIModelEntity:
-        """Describe the model the user added."""
+        Servers do not describe moderation models, so one short text is moderated as a check.
+        """
+        common.validate_model(credentials, model, "moderation")
+        try:
+            self._invoke(model, credentials, PROBE_TEXT)
+        except InvokeError as error:
+            raise CredentialsValidateFailedError(str(error)) from None
+
+    def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
+        """Return the model's schema; a moderation model has no properties to declare."""
         return AIModelEntity(
             model=model,
             label=I18nObject(en_US=model),
@@ -32,7 +59,11 @@ class {{ plan.class_name("moderation") }}(ModerationModel):
             model_properties={},
         )
 
+    def _transform_invoke_error(self, error: Exception) -> InvokeError:
+        """Return Dify's error for `error`, keeping the message that names the server."""
+        return common.as_invoke_error(error)
+
     @property
     def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
-        """Map the exceptions your client raises to Dify's invoke errors (see models/common.py)."""
-        return ERROR_MAPPING
+        """Return which exceptions become which Dify errors (see models/common.py)."""
+        return common.ERROR_MAPPING

@@ -1,13 +1,23 @@
 {% set plan = cookiecutter | plan %}
+"""Rerank models on the server's `POST /v1/rerank` (Xinference, Jina and Cohere style).
+
+Connections, auth and errors live in models/common.py.
+"""
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
 from dify_plugin import RerankModel
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelType
-from dify_plugin.entities.model.rerank import RerankResult
-from dify_plugin.errors.model import InvokeError
+from dify_plugin.entities.model.rerank import RerankDocument, RerankResult
+from dify_plugin.errors.model import InvokeError, InvokeServerUnavailableError
 
-from models.common import ERROR_MAPPING
+from models import common
 
-not_implemented = NotImplementedError
+RERANK_PATH = "rerank"
 
 
 class {{ plan.class_name("rerank") }}(RerankModel):
@@ -23,17 +33,49 @@ class {{ plan.class_name("rerank") }}(RerankModel):
         top_n: int | None = None,
         user: str | None = None,
     ) -> RerankResult:
-        """Return the documents scored against `query`, best first, filtered and cut to `top_n`."""
-        # TODO: call your server here.
-        raise not_implemented("_invoke", __file__)
+        """Return `docs` scored against `query`, best first, without those under `score_threshold`.
+
+        At most `top_n` documents are returned. Scores are the server's own, not normalised; a
+        result without a usable score counts as 0.0, so it is kept (ranked by that score) unless
+        `score_threshold` is above 0.
+        """
+        if not docs:
+            return RerankResult(model=model, docs=[])
+        limit = top_n if top_n and top_n > 0 else len(docs)
+        # ADAPT: this is the request the server receives and the answer read back. URLs, auth
+        # and errors: models/common.py.
+        payload = {
+            "model": common.model_uid(credentials, model),
+            "query": query,
+            "documents": docs,
+            "top_n": limit,
+            "return_documents": False,
+        }
+        response = common.request(credentials, "POST", RERANK_PATH, json=payload)
+        body = common.json_object(response)
+        where = str(response.request.url)
+        results = body.get("results")
+        if not isinstance(results, list):
+            raise InvokeServerUnavailableError(f"{where} answered without a list of results: {excerpt(body)}")
+        ranked = []
+        for result in results:
+            index = result.get("index") if isinstance(result, dict) else None
+            if type(index) is not int or not 0 <= index < len(docs):
+                raise InvokeServerUnavailableError(
+                    f"{where} answered a result for none of the {len(docs)} documents: {excerpt(result)}"
+                )
+            ranked.append(RerankDocument(index=index, text=docs[index], score=score_of(result)))
+        ranked.sort(key=lambda doc: (-doc.score, doc.index))
+        if score_threshold is not None:
+            ranked = [doc for doc in ranked if doc.score >= score_threshold]
+        return RerankResult(model=model, docs=ranked[:limit])
 
     def validate_credentials(self, model: str, credentials: dict) -> None:
-        """Raise CredentialsValidateFailedError if the server rejects these credentials."""
-        # TODO: make a cheap real request to your server here.
-        raise not_implemented("validate_credentials", __file__)
+        """Raise CredentialsValidateFailedError unless the server runs `model` as a rerank model."""
+        common.validate_model(credentials, model, "rerank")
 
-    def get_customizable_model_schema(self, model: str, credentials: dict) -> AIModelEntity:
-        """Describe the model the user added."""
+    def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
+        """Return the model's schema; a rerank model has no properties to declare."""
         return AIModelEntity(
             model=model,
             label=I18nObject(en_US=model),
@@ -42,7 +84,24 @@ class {{ plan.class_name("rerank") }}(RerankModel):
             model_properties={},
         )
 
+    def _transform_invoke_error(self, error: Exception) -> InvokeError:
+        """Return Dify's error for `error`, keeping the message that names the server."""
+        return common.as_invoke_error(error)
+
     @property
     def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
-        """Map the exceptions your client raises to Dify's invoke errors (see models/common.py)."""
-        return ERROR_MAPPING
+        """Return which exceptions become which Dify errors (see models/common.py)."""
+        return common.ERROR_MAPPING
+
+
+def score_of(result: dict[str, Any]) -> float:
+    """The result's relevance score: a number or a numeric string; 0.0 if missing or not a number."""
+    try:
+        score = float(result.get("relevance_score"))
+    except (TypeError, ValueError):
+        return 0.0
+    return score if math.isfinite(score) else 0.0
+
+
+def excerpt(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)[:200]

@@ -1,31 +1,58 @@
 {% set plan = cookiecutter | plan %}
+"""Speech-to-text models on the server's OpenAI-style `POST /v1/audio/transcriptions`.
+
+Connections, auth and errors live in models/common.py.
+"""
+
+import json
+import mimetypes
+import os
+from collections.abc import Mapping
 from typing import IO
 
 from dify_plugin import Speech2TextModel
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelType
-from dify_plugin.errors.model import InvokeError
+from dify_plugin.errors.model import InvokeError, InvokeServerUnavailableError
 
-from models.common import ERROR_MAPPING
+from models import common
 
-not_implemented = NotImplementedError
+TRANSCRIPTIONS_PATH = "audio/transcriptions"
+FALLBACK_FILENAME = "audio.mp3"  # for file objects without a name; servers read the format from it
 
 
 class {{ plan.class_name("speech2text") }}(Speech2TextModel):
     """Speech-to-text models served by the {{ plan.provider }} server."""
 
     def _invoke(self, model: str, credentials: dict, file: IO[bytes], user: str | None = None) -> str:
-        """Return the transcript of the audio in `file`."""
-        # TODO: call your server here.
-        raise not_implemented("_invoke", __file__)
+        """Return the transcript of the audio in `file`, uploaded as a multipart form."""
+        name = getattr(file, "name", None)
+        filename = os.path.basename(name) if isinstance(name, str) and name else FALLBACK_FILENAME
+        content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        # ADAPT: this is the form the server receives and the answer read back. URLs, auth
+        # and errors: models/common.py.
+        response = common.request(
+            credentials,
+            "POST",
+            TRANSCRIPTIONS_PATH,
+            data={"model": common.model_uid(credentials, model)},
+            files={"file": (filename, file, content_type)},
+        )
+        body = common.json_object(response)
+        text = body.get("text")
+        if not isinstance(text, str):
+            raise InvokeServerUnavailableError(
+                f"{response.request.url} answered without a transcript: "
+                f"{json.dumps(body, ensure_ascii=False)[:200]}"
+            )
+        return text
 
     def validate_credentials(self, model: str, credentials: dict) -> None:
-        """Raise CredentialsValidateFailedError if the server rejects these credentials."""
-        # TODO: make a cheap real request to your server here.
-        raise not_implemented("validate_credentials", __file__)
+        """Raise CredentialsValidateFailedError unless the server runs `model` as speech to text."""
+        common.validate_model(credentials, model, "speech2text")
 
-    def get_customizable_model_schema(self, model: str, credentials: dict) -> AIModelEntity:
-        """Describe the model the user added."""
+    def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
+        """Return the model's schema; a speech-to-text model has no properties to declare."""
         return AIModelEntity(
             model=model,
             label=I18nObject(en_US=model),
@@ -34,7 +61,11 @@ class {{ plan.class_name("speech2text") }}(Speech2TextModel):
             model_properties={},
         )
 
+    def _transform_invoke_error(self, error: Exception) -> InvokeError:
+        """Return Dify's error for `error`, keeping the message that names the server."""
+        return common.as_invoke_error(error)
+
     @property
     def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
-        """Map the exceptions your client raises to Dify's invoke errors (see models/common.py)."""
-        return ERROR_MAPPING
+        """Return which exceptions become which Dify errors (see models/common.py)."""
+        return common.ERROR_MAPPING

@@ -1,4 +1,16 @@
 {% set plan = cookiecutter | plan %}
+"""Text embedding models on the server's OpenAI-style `POST /v1/embeddings`.
+
+Texts are cut to the model's context size, then sent `max_chunks` at a time, one request per
+batch. Connections, auth and errors live in models/common.py.
+"""
+
+import json
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
 from dify_plugin import TextEmbeddingModel
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import (
@@ -7,13 +19,17 @@ from dify_plugin.entities.model import (
     FetchFrom,
     ModelPropertyKey,
     ModelType,
+    PriceType,
 )
-from dify_plugin.entities.model.text_embedding import TextEmbeddingResult
-from dify_plugin.errors.model import InvokeError
+from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbeddingResult
+from dify_plugin.errors.model import InvokeError, InvokeServerUnavailableError
 
-from models.common import ERROR_MAPPING
+from models import common
 
-not_implemented = NotImplementedError
+EMBEDDINGS_PATH = "embeddings"
+DEFAULT_CONTEXT_SIZE = 512
+DEFAULT_MAX_CHUNKS = 32
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
@@ -27,33 +43,141 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         user: str | None = None,
         input_type: EmbeddingInputType = EmbeddingInputType.DOCUMENT,
     ) -> TextEmbeddingResult:
-        """Return one embedding per text, in the order of `texts`, with usage."""
-        # TODO: call your server here.
-        raise not_implemented("_invoke", __file__)
+        """Return one embedding per text, in the order of `texts`, and the tokens used."""
+        context_size = self._get_context_size(model, credentials)
+        max_chunks = max(1, self._get_max_chunks(model, credentials))
+        inputs = [truncate(text, context_size) for text in texts]
+        embeddings: list[list[float]] = []
+        tokens = 0
+        for start in range(0, len(inputs), max_chunks):
+            vectors, used = self._embed(model, credentials, inputs[start : start + max_chunks])
+            embeddings += vectors
+            tokens += used
+        return TextEmbeddingResult(
+            model=model, embeddings=embeddings, usage=self._usage(model, credentials, tokens)
+        )
+
+    def _embed(self, model: str, credentials: dict, batch: list[str]) -> tuple[list[list[float]], int]:
+        """Return the embeddings of one batch, in its order, and the tokens the server counted."""
+        # ADAPT: this is the request the server receives and the answer read back. URLs, auth
+        # and errors: models/common.py.
+        payload = {"model": common.model_uid(credentials, model), "input": batch}
+        response = common.request(credentials, "POST", EMBEDDINGS_PATH, json=payload)
+        body = common.json_object(response)
+        where = str(response.request.url)
+        data = body.get("data")
+        if not isinstance(data, list) or len(data) != len(batch):
+            count = len(data) if isinstance(data, list) else "no"
+            raise InvokeServerUnavailableError(
+                f"{where} answered {count} embeddings for {len(batch)} texts: {excerpt(body)}"
+            )
+        vectors: list[list[float] | None] = [None] * len(batch)
+        for position, item in enumerate(data):
+            index = item.get("index", position) if isinstance(item, dict) else None
+            vector = numbers(item.get("embedding")) if isinstance(item, dict) else None
+            if type(index) is not int or not 0 <= index < len(batch) or vectors[index] is not None:
+                raise InvokeServerUnavailableError(
+                    f"{where} answered an embedding for no text of the batch: {excerpt(item)}"
+                )
+            if vector is None:
+                raise InvokeServerUnavailableError(f"{where} answered a malformed embedding: {excerpt(item)}")
+            vectors[index] = vector
+        usage = body.get("usage")
+        tokens = usage.get("total_tokens") if isinstance(usage, dict) else None
+        if type(tokens) is not int or tokens < 0:
+            tokens = sum(common.estimate_tokens(text) for text in batch)
+        return vectors, tokens
+
+    def _usage(self, model: str, credentials: dict, tokens: int) -> EmbeddingUsage:
+        """Return the usage of `tokens` input tokens, priced as the model's schema says."""
+        price = self.get_price(model, credentials, PriceType.INPUT, tokens)
+        latency = time.perf_counter() - self.started_at if self.started_at else 0.0
+        return EmbeddingUsage(
+            tokens=tokens,
+            total_tokens=tokens,
+            unit_price=price.unit_price,
+            price_unit=price.unit,
+            total_price=price.total_amount,
+            currency=price.currency,
+            latency=latency,
+        )
 
     def get_num_tokens(self, model: str, credentials: dict, texts: list[str]) -> list[int]:
-        """Return the token count of each text; an offline estimate is fine."""
-        return [max(1, len(text) // 4) for text in texts]
+        """Return each text's token count, estimated offline."""
+        return [common.estimate_tokens(text) for text in texts]
 
     def validate_credentials(self, model: str, credentials: dict) -> None:
-        """Raise CredentialsValidateFailedError if the server rejects these credentials."""
-        # TODO: make a cheap real request to your server here.
-        raise not_implemented("validate_credentials", __file__)
+        """Raise CredentialsValidateFailedError unless the server runs `model` as an embedding model.
 
-    def get_customizable_model_schema(self, model: str, credentials: dict) -> AIModelEntity:
-        """Describe the model the user added: its context size and batch size."""
+        The model's input limit, when the server tells it (Xinference's `max_tokens`), is stored
+        in `credentials` as `context_size`, which Dify keeps.
+        """
+        info = common.validate_model(credentials, model, "text-embedding")
+        max_tokens = (info or {}).get("max_tokens")
+        if type(max_tokens) is int and max_tokens > 0:
+            credentials["context_size"] = str(max_tokens)
+
+    def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
+        """Return the model's schema: its context size and the texts sent per request."""
+        context_size = positive_int(credentials.get("context_size"), DEFAULT_CONTEXT_SIZE)
+        max_chunks = positive_int(credentials.get("max_chunks"), DEFAULT_MAX_CHUNKS)
         return AIModelEntity(
             model=model,
             label=I18nObject(en_US=model),
             model_type=ModelType.TEXT_EMBEDDING,
             fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
             model_properties={
-                ModelPropertyKey.CONTEXT_SIZE: int(credentials.get("context_size") or 512),
-                ModelPropertyKey.MAX_CHUNKS: int(credentials.get("max_chunks") or 32),
+                ModelPropertyKey.CONTEXT_SIZE: context_size,
+                ModelPropertyKey.MAX_CHUNKS: max_chunks,
             },
         )
 
+    def _transform_invoke_error(self, error: Exception) -> InvokeError:
+        """Return Dify's error for `error`, keeping the message that names the server."""
+        return common.as_invoke_error(error)
+
     @property
     def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
-        """Map the exceptions your client raises to Dify's invoke errors (see models/common.py)."""
-        return ERROR_MAPPING
+        """Return which exceptions become which Dify errors (see models/common.py)."""
+        return common.ERROR_MAPPING
+
+
+def truncate(text: str, limit: int) -> str:
+    """Return the longest start of `text` estimated at no more than `limit` tokens.
+
+    Surrogate pairs are joined first (and lone surrogates replaced), so the cut never falls
+    inside a character and the text can be sent as UTF-8.
+    """
+    if SURROGATE.search(text):
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if common.estimate_tokens(text) <= limit:
+        return text
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if common.estimate_tokens(text[:middle]) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low]
+
+
+def numbers(value: Any) -> list[float] | None:
+    """`value` as a list of floats, or None if it is not a non-empty list of numbers."""
+    if not isinstance(value, list) or not value:
+        return None
+    if not all(type(x) in (int, float) for x in value):
+        return None
+    return [float(x) for x in value]
+
+
+def positive_int(value: Any, default: int) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return default
+    return number if number > 0 else default
+
+
+def excerpt(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)[:200]

@@ -1,14 +1,27 @@
 {% set plan = cookiecutter | plan %}
-from collections.abc import Generator
+"""Text-to-speech models on the server's OpenAI-style `POST /v1/audio/speech`.
 
+The audio is passed on to Dify as the server streams it. Connections, auth and errors live
+in models/common.py.
+"""
+
+from collections.abc import Generator, Iterator, Mapping
+from typing import Any
+
+import httpx
 from dify_plugin import TTSModel
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelPropertyKey, ModelType
-from dify_plugin.errors.model import InvokeError
+from dify_plugin.errors.model import InvokeError, InvokeServerUnavailableError
 
-from models.common import ERROR_MAPPING
+from models import common
 
-not_implemented = NotImplementedError
+SPEECH_PATH = "audio/speech"
+AUDIO_TYPE = "mp3"
+DEFAULT_VOICES = "alloy"
+WORD_LIMIT = 3500  # characters per request; longer texts are split at sentence ends
+MAX_WORKERS = 5
+NOT_AUDIO = ("application/json", "text/")  # answers that are an error page, not audio
 
 
 class {{ plan.class_name("tts") }}(TTSModel):
@@ -23,18 +36,51 @@ class {{ plan.class_name("tts") }}(TTSModel):
         voice: str,
         user: str | None = None,
     ) -> bytes | Generator[bytes, None, None]:
-        """Return the audio for `content_text`, whole or as a generator of chunks."""
-        # TODO: call your server here.
-        raise not_implemented("_invoke", __file__)
+        """Return a generator of the audio (mp3) for `content_text`, in chunks as they arrive.
+
+        A text longer than the word limit is sent in several requests, split at sentence ends.
+        The first request is made before this returns, so a refused one raises here.
+        """
+        voice = voice or str(self._get_model_default_voice(model, credentials) or "")
+        limit = self._get_model_word_limit(model, credentials) or WORD_LIMIT
+        pieces = [piece for piece in self._split_text_into_sentences(content_text, limit) if piece.strip()]
+        chunks = self._speak(model, credentials, pieces, voice)
+        first = next(chunks, b"")
+        return prepend(first, chunks)
+
+    def _speak(
+        self, model: str, credentials: dict, pieces: list[str], voice: str
+    ) -> Generator[bytes, None, None]:
+        """Yield the audio of each piece of text in turn, as the server streams it."""
+        for piece in pieces:
+            # ADAPT: this is the request the server receives. URLs, auth and errors: models/common.py.
+            payload = {
+                "model": common.model_uid(credentials, model),
+                "input": piece,
+                "voice": voice,
+                "response_format": AUDIO_TYPE,
+            }
+            yield from stream_bytes(credentials, SPEECH_PATH, payload)
+
+    def get_tts_model_voices(self, model: str, credentials: dict, language: str | None = None) -> list | None:
+        """Return the voices as [{"name", "value"}]: those for `language`, or all if none is marked for it.
+
+        Voices set in the credentials are not marked with languages, as servers do not say
+        which languages a voice speaks.
+        """
+        voices = super().get_tts_model_voices(model, credentials, language)
+        if language and not voices:
+            voices = super().get_tts_model_voices(model, credentials)
+        return voices
 
     def validate_credentials(self, model: str, credentials: dict) -> None:
-        """Raise CredentialsValidateFailedError if the server rejects these credentials."""
-        # TODO: make a cheap real request to your server here.
-        raise not_implemented("validate_credentials", __file__)
+        """Raise CredentialsValidateFailedError unless the server runs `model` as text to speech."""
+        common.validate_model(credentials, model, "tts")
 
-    def get_customizable_model_schema(self, model: str, credentials: dict) -> AIModelEntity:
-        """Describe the model the user added, including the voices it offers."""
-        voices = [v.strip() for v in str(credentials.get("voices") or "alloy").split(",") if v.strip()]
+    def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
+        """Return the model's schema: its voices (the first is the default) and audio format."""
+        voices = [name.strip() for name in str(credentials.get("voices") or "").split(",") if name.strip()]
+        voices = voices or [DEFAULT_VOICES]
         return AIModelEntity(
             model=model,
             label=I18nObject(en_US=model),
@@ -42,14 +88,50 @@ class {{ plan.class_name("tts") }}(TTSModel):
             fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
             model_properties={
                 ModelPropertyKey.DEFAULT_VOICE: voices[0],
-                ModelPropertyKey.VOICES: [{"name": v, "mode": v, "language": ["en-US"]} for v in voices],
-                ModelPropertyKey.AUDIO_TYPE: "mp3",
-                ModelPropertyKey.WORD_LIMIT: 3500,
-                ModelPropertyKey.MAX_WORKERS: 5,
+                ModelPropertyKey.VOICES: [{"name": name, "mode": name, "language": []} for name in voices],
+                ModelPropertyKey.AUDIO_TYPE: AUDIO_TYPE,
+                ModelPropertyKey.WORD_LIMIT: WORD_LIMIT,
+                ModelPropertyKey.MAX_WORKERS: MAX_WORKERS,
             },
         )
 
+    def _transform_invoke_error(self, error: Exception) -> InvokeError:
+        """Return Dify's error for `error`, keeping the message that names the server."""
+        return common.as_invoke_error(error)
+
     @property
     def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
-        """Map the exceptions your client raises to Dify's invoke errors (see models/common.py)."""
-        return ERROR_MAPPING
+        """Return which exceptions become which Dify errors (see models/common.py)."""
+        return common.ERROR_MAPPING
+
+
+def stream_bytes(credentials: Mapping[str, Any], path: str, payload: dict[str, Any]) -> Iterator[bytes]:
+    """POST a JSON body and yield the answer's bytes as they arrive.
+
+    Errors are Dify's, also those that happen after the first chunk.
+    """
+    conn = common.connection(credentials)
+    url = f"{conn.base_url}/{path}"
+    try:
+        with common.client(conn).stream("POST", url, json=payload) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise common.status_error(response, conn)
+            content_type = response.headers.get("content-type", "")
+            if content_type.startswith(NOT_AUDIO):
+                response.read()
+                raise InvokeServerUnavailableError(
+                    f"{url} answered {content_type} instead of audio: {response.text[:120]!r}"
+                )
+            for chunk in response.iter_bytes():
+                if chunk:
+                    yield chunk
+    except httpx.TransportError as error:
+        raise common.transport_error(error, url, conn) from error
+
+
+def prepend(first: bytes, rest: Iterator[bytes]) -> Generator[bytes, None, None]:
+    """Yield `first` (unless empty), then everything in `rest`."""
+    if first:
+        yield first
+    yield from rest

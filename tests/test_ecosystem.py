@@ -1,0 +1,248 @@
+"""The template as cookiecutter and cruft users drive it: from a git repository, without prompts.
+
+Every bake here runs the real `cookiecutter` and `cruft` commands in a subprocess, against a git
+copy of this working tree, with a private cookiecutter config so nothing is written to $HOME.
+"""
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import TEMPLATE
+
+BIN = Path(sys.executable).parent
+DEFAULTS = {
+    key: value
+    for key, value in json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8")).items()
+    if not key.startswith("_")
+}
+IGNORED = shutil.ignore_patterns(
+    ".git", ".venv*", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis", "build", "results"
+)
+# PRIVACY.md gains this line in the template's second commit; tag v1 is the commit before it.
+V2_LINE = "Second template revision."
+
+
+def png_with_markup() -> bytes:
+    """A valid 1x1 PNG whose text chunk holds Jinja-looking bytes, as exported icons may."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x00\x00\xff")
+    comment = b"Comment\x00{{ cookiecutter.provider_name }} {% raw %}\xff\xfe"
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"tEXt", comment) + chunk(b"IDAT", pixels)
+
+
+class Workspace:
+    """A git copy of the template, and the environment every command here runs in."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.repo = root / "template"
+        self.config = root / "cookiecutter-config.yaml"
+        self.replay_dir = root / "replay"
+        self.config.write_text(
+            yaml.safe_dump({"cookiecutters_dir": str(root / "cookiecutters"), "replay_dir": str(self.replay_dir)}),
+            encoding="utf-8",
+        )
+        identity = {"GIT_AUTHOR_NAME": "Template Tests", "GIT_AUTHOR_EMAIL": "tests@example.invalid"}
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "COOKIECUTTER"))} | {
+            **identity,
+            "GIT_COMMITTER_NAME": identity["GIT_AUTHOR_NAME"],
+            "GIT_COMMITTER_EMAIL": identity["GIT_AUTHOR_EMAIL"],
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "COOKIECUTTER_CONFIG": str(self.config),
+        }
+
+    def run(self, command: str, *args: str | Path, cwd: Path | None = None, check: bool = True):
+        executable = str(BIN / command) if command in ("cookiecutter", "cruft") else command
+        done = subprocess.run(
+            [executable, *map(str, args)],
+            cwd=cwd or self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check:
+            assert done.returncode == 0, f"{command} {args} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        return done
+
+    def git(self, *args: str, cwd: Path | None = None) -> str:
+        return self.run("git", *args, cwd=cwd or self.repo).stdout.strip()
+
+    @property
+    def url(self) -> str:
+        """The copy as a git URL: cookiecutter clones it (and honours --checkout) instead of reading it."""
+        return f"git+{self.repo.as_uri()}"
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Workspace:
+    """The working tree as a git repository: tag v1, then a commit that changes PRIVACY.md."""
+    space = Workspace(tmp_path_factory.mktemp("ecosystem"))
+    shutil.copytree(TEMPLATE, space.repo, ignore=IGNORED)
+    (space.repo / "{{cookiecutter.provider_name}}" / "_assets" / "photo.png").write_bytes(png_with_markup())
+    space.git("init", "--quiet")
+    space.git("add", "--all")
+    space.git("commit", "--quiet", "--no-verify", "-m", "template v1")
+    space.git("tag", "v1")
+    privacy = space.repo / "{{cookiecutter.provider_name}}" / "PRIVACY.md"
+    privacy.write_text(privacy.read_text(encoding="utf-8") + f"\n{V2_LINE}\n", encoding="utf-8")
+    space.git("commit", "--quiet", "--all", "--no-verify", "-m", "template v2")
+    return space
+
+
+def tree(root: Path, skip: tuple[str, ...] = ()) -> dict[str, bytes]:
+    """Every file under `root` by relative path; `skip` names files left out."""
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.name not in skip and "__pycache__" not in path.parts
+    }
+
+
+def without_created_at(files: dict[str, bytes]) -> dict[str, bytes]:
+    """The files with manifest.yaml's bake time taken out (a new bake has a new one)."""
+    manifest = files["manifest.yaml"].decode().splitlines(keepends=True)
+    return files | {"manifest.yaml": "".join(line for line in manifest if not line.startswith("created_at:")).encode()}
+
+
+def record(plugin: Path) -> dict[str, str]:
+    return json.loads((plugin / ".cookiecutter.json").read_text(encoding="utf-8"))
+
+
+def supported_types(plugin: Path) -> list[str]:
+    provider = yaml.safe_load((plugin / "provider" / f"{plugin.name}.yaml").read_text(encoding="utf-8"))
+    return provider["supported_model_types"]
+
+
+def test_cruft_create_then_check_and_update_report_no_drift(workspace, tmp_path):
+    workspace.run("cruft", "create", workspace.repo, "--no-input", "--output-dir", tmp_path)
+    plugin = tmp_path / "xinference"
+    state = json.loads((plugin / ".cruft.json").read_text(encoding="utf-8"))
+    assert state["commit"] == workspace.git("rev-parse", "HEAD")
+    assert record(plugin) == DEFAULTS, "a local template's path must not be recorded"
+    assert (plugin / "PRIVACY.md").read_text(encoding="utf-8").rstrip().endswith(V2_LINE)
+    workspace.git("init", "--quiet", cwd=plugin)
+    workspace.git("add", "--all", cwd=plugin)
+    workspace.git("commit", "--quiet", "--no-verify", "-m", "baked", cwd=plugin)
+
+    checked = workspace.run("cruft", "check", cwd=plugin)
+    assert "up to date" in checked.stdout
+    updated = workspace.run("cruft", "update", "--skip-apply-ask", cwd=plugin)
+    assert "Nothing to do" in updated.stdout
+    assert workspace.git("status", "--porcelain", cwd=plugin) == "", "cruft update changed the plugin"
+
+
+def test_no_input_with_key_value_answers(workspace, tmp_path):
+    answers = {"provider_name": "acme", "provider_label": "Acme AI", "author": "acme-team", "model_types": "llm,rerank"}
+    workspace.run(
+        "cookiecutter",
+        workspace.repo,
+        "--no-input",
+        "--output-dir",
+        tmp_path,
+        *[f"{k}={v}" for k, v in answers.items()],
+    )
+    plugin = tmp_path / "acme"
+    assert supported_types(plugin) == ["llm", "rerank"]
+    assert yaml.safe_load((plugin / "manifest.yaml").read_text(encoding="utf-8"))["author"] == "acme-team"
+    assert record(plugin) == DEFAULTS | answers
+    assert str(tmp_path) not in (plugin / ".cookiecutter.json").read_text(encoding="utf-8")
+
+
+def test_config_file_default_context_supplies_the_answers(workspace, tmp_path):
+    answers = {"provider_name": "configured", "provider_label": "Configured", "model_types": "text-embedding"}
+    config = yaml.safe_load(workspace.config.read_text(encoding="utf-8")) | {"default_context": answers}
+    config_file = tmp_path / "answers.yaml"
+    config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
+    output = tmp_path / "out"
+    workspace.run("cookiecutter", workspace.repo, "--no-input", "--config-file", config_file, "--output-dir", output)
+    plugin = output / "configured"
+    assert supported_types(plugin) == ["text-embedding"]
+    assert record(plugin) == DEFAULTS | answers
+
+
+def test_replay_bakes_the_same_plugin_again(workspace, tmp_path):
+    given = {"provider_name": "replayed", "model_types": "llm,speech2text", "provider_label_zh_hans": "重放"}
+    workspace.run(
+        "cookiecutter", workspace.repo, "--no-input", "-o", tmp_path / "first", *[f"{k}={v}" for k, v in given.items()]
+    )
+    replay_file = workspace.replay_dir / f"{workspace.repo.name}.json"
+    saved = tmp_path / "replayed-answers.json"
+    shutil.copy(replay_file, saved)  # other tests bake this template too and overwrite the default file
+
+    workspace.run("cookiecutter", workspace.repo, "--replay-file", saved, "-o", tmp_path / "second")
+    assert tree(tmp_path / "second" / "replayed") == tree(tmp_path / "first" / "replayed")
+    shutil.copy(saved, replay_file)
+    workspace.run("cookiecutter", workspace.repo, "--replay", "-o", tmp_path / "third")
+    assert tree(tmp_path / "third" / "replayed") == tree(tmp_path / "first" / "replayed")
+
+
+def test_checkout_pins_the_template_version(workspace, tmp_path):
+    workspace.run("cookiecutter", workspace.url, "--no-input", "--checkout", "v1", "-o", tmp_path / "v1")
+    workspace.run("cookiecutter", workspace.url, "--no-input", "-o", tmp_path / "head")
+    assert V2_LINE not in (tmp_path / "v1" / "xinference" / "PRIVACY.md").read_text(encoding="utf-8")
+    assert V2_LINE in (tmp_path / "head" / "xinference" / "PRIVACY.md").read_text(encoding="utf-8")
+    assert record(tmp_path / "v1" / "xinference") == DEFAULTS, "a file:// template must not be recorded"
+
+
+def test_answers_record_bakes_the_plugin_again_and_links_it_to_cruft(workspace, tmp_path):
+    answers = {
+        "provider_name": "again",
+        "model_types": "rerank,tts",
+        "configurate_method": "both",
+        "description": "Two\nlines",
+    }
+    workspace.run(
+        "cookiecutter",
+        workspace.repo,
+        "--no-input",
+        "-o",
+        tmp_path / "first",
+        *[f"{k}={v}" for k, v in answers.items()],
+    )
+    plugin = tmp_path / "first" / "again"
+    recorded = plugin / ".cookiecutter.json"
+
+    # As the plugin's README says: bake a fresh copy from the record...
+    workspace.run(
+        "cruft",
+        "create",
+        workspace.repo,
+        "--no-input",
+        "--extra-context-file",
+        recorded,
+        "--output-dir",
+        tmp_path / "second",
+    )
+    again = tmp_path / "second" / "again"
+    assert without_created_at(tree(again, skip=(".cruft.json",))) == without_created_at(tree(plugin))
+    # ...or link the plain cookiecutter bake to the template for later updates.
+    workspace.run(
+        "cruft",
+        "link",
+        workspace.repo,
+        "--no-input",
+        "--extra-context",
+        recorded.read_text(encoding="utf-8"),
+        "--project-dir",
+        plugin,
+    )
+    assert "up to date" in workspace.run("cruft", "check", cwd=plugin).stdout
+
+
+def test_binary_assets_are_copied_byte_for_byte(workspace, tmp_path):
+    workspace.run("cookiecutter", workspace.repo, "--no-input", "-o", tmp_path)
+    assert (tmp_path / "xinference" / "_assets" / "photo.png").read_bytes() == png_with_markup()

@@ -1,0 +1,282 @@
+{% set plan = cookiecutter | plan %}
+"""Text embedding against the loopback server: batches, order, truncation, usage, validation, errors.
+
+Calls go through the public `invoke`, as Dify's executor makes them, so the SDK's own error
+wrapping takes part.
+"""
+
+import math
+
+import pytest
+from conftest import API_KEY, closed_port
+from dify_plugin.entities.model import EmbeddingInputType, ModelPropertyKey
+from dify_plugin.entities.model.text_embedding import TextEmbeddingResult
+from dify_plugin.errors.model import (
+    CredentialsValidateFailedError,
+    InvokeAuthorizationError,
+    InvokeBadRequestError,
+    InvokeConnectionError,
+    InvokeRateLimitError,
+    InvokeServerUnavailableError,
+)
+from fake_server import vector
+
+from models.common import estimate_tokens
+from models.text_embedding.text_embedding import {{ plan.class_name("text-embedding") }}
+
+EMBEDDINGS = "/v1/embeddings"
+UID = "embed-model"
+
+
+@pytest.fixture
+def embedder() -> {{ plan.class_name("text-embedding") }}:
+    return {{ plan.class_name("text-embedding") }}(model_schemas=[])
+
+
+def embed(
+    embedder: {{ plan.class_name("text-embedding") }},
+    credentials: dict,
+    texts: list[str],
+) -> TextEmbeddingResult:
+    return embedder.invoke(
+        model=UID, credentials=credentials, texts=texts, input_type=EmbeddingInputType.DOCUMENT
+    )
+
+
+def sent_inputs(server) -> list[list[str]]:
+    """The `input` list of each embedding request the server received, in order."""
+    return [r["json"]["input"] for r in server.requests(EMBEDDINGS)]
+
+
+def assert_names_server_without_key(error: Exception, port: int) -> None:
+    message = str(error)
+    assert f"127.0.0.1:{port}" in message, message
+    assert API_KEY not in message, message
+
+
+# -- answers --------------------------------------------------------------------------------
+
+
+def test_embedding_returns_the_servers_vector_for_each_text(embedder, server, credentials):
+    texts = ["first text", "second, longer text"]
+
+    result = embed(embedder, credentials(UID), texts)
+
+    assert result.model == UID
+    assert result.embeddings == [vector(text) for text in texts]
+    assert server.requests(EMBEDDINGS)[0]["json"] == {"model": UID, "input": texts}
+
+
+@pytest.mark.parametrize(
+    ("count", "max_chunks", "sizes"),
+    [(5, "2", [2, 2, 1]), (4, "2", [2, 2]), (3, "1", [1, 1, 1]), (3, "32", [3]), (33, None, [32, 1])],
+)
+def test_embedding_batches_by_max_chunks(embedder, server, credentials, count, max_chunks, sizes):
+    texts = [f"text number {i}" for i in range(count)]
+    given = credentials(UID) if max_chunks is None else credentials(UID, max_chunks=max_chunks)
+
+    result = embed(embedder, given, texts)
+
+    batches = sent_inputs(server)
+    assert len(batches) == math.ceil(count / int(max_chunks or 32))
+    assert [len(batch) for batch in batches] == sizes
+    assert [text for batch in batches for text in batch] == texts
+    assert result.embeddings == [vector(text) for text in texts]
+
+
+def test_embedding_preserves_order(embedder, server, credentials):
+    texts = ["alpha", "beta", "gamma"]
+    shuffled = [{"index": i, "embedding": vector(texts[i])} for i in (2, 0, 1)]
+    server.fault(EMBEDDINGS, status=200, body={"data": shuffled, "usage": {"total_tokens": 3}})
+
+    result = embed(embedder, credentials(UID), texts)
+
+    assert result.embeddings == [vector(text) for text in texts]
+
+
+def test_embedding_truncates_long_input(embedder, server, credentials):
+    long_text = "word " * 100  # about 125 tokens
+    given = credentials(UID, context_size="8")
+
+    embed(embedder, given, [long_text, "short"])
+
+    [[sent_long, sent_short]] = sent_inputs(server)
+    assert long_text.startswith(sent_long)
+    assert estimate_tokens(sent_long) <= 8 < estimate_tokens(sent_long + long_text[len(sent_long)])
+    assert sent_short == "short"
+
+
+def test_embedding_truncation_never_cuts_inside_a_character(embedder, server, credentials):
+    pairs = "\ud83d\ude00" * 20  # an emoji as a UTF-16 surrogate pair, twenty times
+    lone = "ok \ud83d"  # half a pair: cannot be sent as UTF-8 as it is
+
+    embed(embedder, credentials(UID, context_size="5"), [pairs, lone])
+
+    [[sent_pairs, sent_lone]] = sent_inputs(server)
+    assert sent_pairs == "\U0001f600" * 5
+    assert sent_lone == "ok \ufffd"
+
+
+def test_embedding_usage_from_server(embedder, server, credentials):
+    texts = ["one two three", "four", "five six"]  # the fake server counts 6 tokens
+
+    result = embed(embedder, credentials(UID, max_chunks="2"), texts)
+
+    assert (result.usage.tokens, result.usage.total_tokens) == (6, 6)
+    assert result.usage.total_price == 0 and result.usage.currency == "USD"
+    assert result.usage.latency >= 0
+
+
+def test_embedding_usage_is_estimated_when_the_server_reports_none(embedder, server, credentials):
+    texts = ["some words here", "and more"]
+    body = {"data": [{"index": i, "embedding": vector(t)} for i, t in enumerate(texts)]}
+    server.fault(EMBEDDINGS, status=200, body=body)
+
+    result = embed(embedder, credentials(UID), texts)
+
+    assert result.usage.total_tokens == sum(estimate_tokens(text) for text in texts)
+
+
+def test_get_num_tokens_is_an_offline_estimate(embedder, server, credentials):
+    texts = ["hello world", "你好", ""]
+
+    counts = embedder.get_num_tokens(UID, credentials(UID), texts)
+
+    assert counts == [estimate_tokens(text) for text in texts] == [3, 2, 0]
+    assert server.requests() == []
+
+
+def test_schema_takes_context_size_and_max_chunks_from_credentials(embedder):
+    given = embedder.get_customizable_model_schema(UID, {"context_size": "8192", "max_chunks": "4"})
+    default = embedder.get_customizable_model_schema(UID, {"context_size": "", "max_chunks": "many"})
+
+    assert given.model_properties[ModelPropertyKey.CONTEXT_SIZE] == 8192
+    assert given.model_properties[ModelPropertyKey.MAX_CHUNKS] == 4
+    assert default.model_properties[ModelPropertyKey.CONTEXT_SIZE] == 512
+    assert default.model_properties[ModelPropertyKey.MAX_CHUNKS] == 32
+
+
+# -- validation -----------------------------------------------------------------------------
+
+
+def test_validation_stores_the_servers_input_limit_as_context_size(embedder, credentials):
+    given = credentials(UID, context_size="8192")
+
+    embedder.validate_credentials(UID, given)
+
+    assert given["context_size"] == "512"  # the fake server's max_tokens for embed-model
+
+
+def test_validation_keeps_context_size_when_the_server_does_not_describe_models(
+    embedder, server, credentials
+):
+    server.control("config", {"describe": False})
+    given = credentials(UID, context_size="8192")
+
+    embedder.validate_credentials(UID, given)
+
+    assert given["context_size"] == "8192"
+
+
+@pytest.mark.parametrize("case", ["unknown uid", "wrong model type", "wrong api key", "connection refused"])
+def test_validation_failure_names_the_server_and_never_the_key(embedder, server, credentials, case):
+    given = credentials(UID, api_key=API_KEY)
+    port = server.port
+    if case == "unknown uid":
+        given["model_uid"] = "no-such-model"  # Xinference answers 400
+    elif case == "wrong model type":
+        given["model_uid"] = "rerank-model"
+    elif case == "wrong api key":
+        server.control("config", {"api_key": "sk-the-servers-own-key"})  # answers 401 to API_KEY
+    else:
+        port = closed_port()
+        given["server_url"] = f"http://127.0.0.1:{port}"
+
+    with pytest.raises(CredentialsValidateFailedError) as caught:
+        embedder.validate_credentials(UID, given)
+
+    assert_names_server_without_key(caught.value, port)
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (401, InvokeAuthorizationError),
+        (403, InvokeAuthorizationError),
+        (429, InvokeRateLimitError),
+        (500, InvokeServerUnavailableError),
+        (503, InvokeServerUnavailableError),
+        (400, InvokeBadRequestError),
+        (404, InvokeBadRequestError),
+    ],
+)
+def test_http_errors_map_to_difys_errors_by_cause(embedder, server, credentials, status, expected):
+    server.fault(EMBEDDINGS, status=status, body={"detail": f"scripted failure for key {API_KEY}"})
+
+    with pytest.raises(expected) as caught:
+        embed(embedder, credentials(UID, api_key=API_KEY), ["hello"])
+
+    assert type(caught.value) is expected
+    assert str(status) in str(caught.value)
+    assert_names_server_without_key(caught.value, server.port)
+
+
+def test_connection_refused_is_a_connection_error(embedder, credentials):
+    port = closed_port()
+    given = credentials(UID, api_key=API_KEY, server_url=f"http://127.0.0.1:{port}")
+
+    with pytest.raises(InvokeConnectionError) as caught:
+        embed(embedder, given, ["hello"])
+
+    assert_names_server_without_key(caught.value, port)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 200, "body": "<html>busy</html>", "content_type": "text/html"},
+        {"status": 200, "body": {"data": []}},
+        {"status": 200, "body": {"data": [{"index": 5, "embedding": [0.1]}]}},
+        {"status": 200, "body": {"data": [{"index": 0, "embedding": "AAAA"}]}},
+        {"status": 200, "body": {"object": "list"}},
+    ],
+    ids=["non-json body", "too few embeddings", "index out of range", "embedding not numbers", "no data"],
+)
+def test_malformed_answers_are_clear_dify_errors(embedder, server, credentials, fault):
+    server.fault(EMBEDDINGS, **fault)
+
+    with pytest.raises(InvokeServerUnavailableError) as caught:
+        embed(embedder, credentials(UID, api_key=API_KEY), ["hello"])
+
+    assert_names_server_without_key(caught.value, server.port)
+
+
+# -- as Dify runs it ------------------------------------------------------------------------
+
+
+def test_dify_validates_embeds_and_counts_tokens_over_stdio(plugin, server, credentials):
+    results, error = plugin.call(
+        "validate_model_credentials",
+        model_type="text-embedding",
+        model=UID,
+        credentials=credentials(UID, context_size="8192", max_chunks="2"),
+    )
+    assert error is None, error
+    assert results[0]["result"] is True
+    stored = results[0]["credentials"]
+    assert stored["context_size"] == "512"
+
+    texts = ["one", "two words", "three more words"]
+    request = {"model_type": "text-embedding", "model": UID, "credentials": stored, "texts": texts}
+    [result], error = plugin.call("invoke_text_embedding", **request, input_type="document")
+    assert error is None, error
+    assert result["embeddings"] == [vector(text) for text in texts]
+    assert result["usage"]["total_tokens"] == 6
+    assert len(server.requests(EMBEDDINGS)) == 2
+
+    [counted], error = plugin.call("get_text_embedding_num_tokens", **request)
+    assert error is None, error
+    assert counted["num_tokens"] == [estimate_tokens(text) for text in texts]
