@@ -16,6 +16,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import NoReturn
+from urllib.parse import urlsplit, urlunsplit
 
 from jinja2.ext import Extension
 
@@ -79,6 +80,25 @@ def plan(cookiecutter: dict) -> answers.Plan:
     return answers.validate(dict(cookiecutter))
 
 
+def answers_record(cookiecutter: dict) -> str:
+    """The baked plugin's `.cookiecutter.json`: its public answers, as JSON.
+
+    The template's address (and `--checkout`) is kept only when it is a remote URL, with any
+    user:password removed; a local path says nothing useful on another machine.
+    """
+    record = {key: value for key, value in cookiecutter.items() if not key.startswith("_")}
+    source = str(cookiecutter.get("_template") or "")
+    parts = urlsplit(source)
+    if parts.scheme in ("http", "https", "ssh", "git") and parts.hostname or source.startswith(("gh:", "gl:", "bb:")):
+        if parts.hostname:
+            netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+            source = urlunsplit(parts._replace(netloc=netloc))
+        record["_template"] = source
+        if cookiecutter.get("_checkout"):
+            record["_checkout"] = cookiecutter["_checkout"]
+    return json.dumps(record, indent=2, ensure_ascii=False)
+
+
 def initials(label: str) -> str:
     """Up to two letters for the generated icon ("Xorbits Inference" -> "XI")."""
     words = [w for w in str(label).replace("-", " ").replace("_", " ").split() if w[:1].isalnum()]
@@ -118,6 +138,7 @@ class DifyExtension(Extension):
         environment.filters["quoted"] = quoted
         environment.filters["plan"] = plan
         environment.filters["initials"] = initials
+        environment.filters["answers_record"] = answers_record
         environment.filters["check_answers"] = check_answers
         # Where the hooks find answers.py: absolute, whatever directory cookiecutter ran from.
         environment.globals["hooks_dir"] = str(TEMPLATE_DIR / "hooks")

@@ -369,9 +369,11 @@ def validate(answers: Mapping, original: Mapping | None = None, defaults: Mappin
             "try implementation=openai-compatible",
         )
 
-    created_at = answers.get("__created_at")
+    created_at = answers.get("created_at")
     if created_at is not None and not CREATED_AT_RE.fullmatch(str(created_at)):
-        raise AnswerError("__created_at", "must be an RFC 3339 time (set by the template)", created_at, "leave it out")
+        raise AnswerError(
+            "created_at", "must be an RFC 3339 time", created_at, "try created_at=2026-01-31T12:00:00Z or leave it out"
+        )
 
     return Plan(
         provider=provider,

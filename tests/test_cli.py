@@ -148,7 +148,8 @@ BAD_ANSWERS = [
     bad("unknown-answer-typo", "provider_nam", UNKNOWN_RULE, provider_nam="acme"),
     bad("unknown-answer", "modeltypes", UNKNOWN_RULE, modeltypes="llm"),
     bad("private-check-variable", "__checked", PRIVATE_RULE, __checked="ok"),
-    bad("private-created-at", "__created_at", PRIVATE_RULE, __created_at="x\nauthor: evil"),
+    bad("private-checked", "__checked", PRIVATE_RULE, __checked="x\nauthor: evil"),
+    bad("created-at-not-rfc3339", "created_at", "must be an RFC 3339 time", created_at="yesterday"),
 ]
 # One of each kind goes through the real CLI in a subprocess (~0.2 s each); all of them go
 # through cookiecutter's Python API in-process, which takes the same path up to the CLI.
