@@ -26,6 +26,15 @@ DEFAULTS = {
     for key, value in json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8")).items()
     if not key.startswith("_") and key != "created_at"  # its default is the time of the bake
 }
+
+
+def expected_record(given: dict[str, str] | None = None) -> dict[str, str]:
+    """The answers record a bake with `given` must write (the description default names the label)."""
+    answers = DEFAULTS | (given or {})
+    label = answers["provider_label"]
+    return answers | {"description": answers["description"].replace("{{ cookiecutter.provider_label }}", label)}
+
+
 IGNORED = shutil.ignore_patterns(
     ".git", ".venv*", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis", "build", "results"
 )
@@ -133,7 +142,7 @@ def test_cruft_create_then_check_and_update_report_no_drift(workspace, tmp_path)
     plugin = tmp_path / "xinference"
     state = json.loads((plugin / ".cruft.json").read_text(encoding="utf-8"))
     assert state["commit"] == workspace.git("rev-parse", "HEAD")
-    assert record(plugin) == DEFAULTS, "a local template's path must not be recorded"
+    assert record(plugin) == expected_record(), "a local template's path must not be recorded"
     assert (plugin / "PRIVACY.md").read_text(encoding="utf-8").rstrip().endswith(V2_LINE)
     workspace.git("init", "--quiet", cwd=plugin)
     workspace.git("add", "--all", cwd=plugin)
@@ -176,7 +185,7 @@ def test_no_input_with_key_value_answers(workspace, tmp_path):
     plugin = tmp_path / "acme"
     assert supported_types(plugin) == ["llm", "rerank"]
     assert yaml.safe_load((plugin / "manifest.yaml").read_text(encoding="utf-8"))["author"] == "acme-team"
-    assert record(plugin) == DEFAULTS | answers
+    assert record(plugin) == expected_record(answers)
     assert str(tmp_path) not in (plugin / ".cookiecutter.json").read_text(encoding="utf-8")
 
 
@@ -189,7 +198,7 @@ def test_config_file_default_context_supplies_the_answers(workspace, tmp_path):
     workspace.run("cookiecutter", workspace.repo, "--no-input", "--config-file", config_file, "--output-dir", output)
     plugin = output / "configured"
     assert supported_types(plugin) == ["text-embedding"]
-    assert record(plugin) == DEFAULTS | answers
+    assert record(plugin) == expected_record(answers)
 
 
 def test_replay_bakes_the_same_plugin_again(workspace, tmp_path):
@@ -213,7 +222,7 @@ def test_checkout_pins_the_template_version(workspace, tmp_path):
     workspace.run("cookiecutter", workspace.url, "--no-input", "-o", tmp_path / "head")
     assert V2_LINE not in (tmp_path / "v1" / "xinference" / "PRIVACY.md").read_text(encoding="utf-8")
     assert V2_LINE in (tmp_path / "head" / "xinference" / "PRIVACY.md").read_text(encoding="utf-8")
-    assert record(tmp_path / "v1" / "xinference") == DEFAULTS, "a file:// template must not be recorded"
+    assert record(tmp_path / "v1" / "xinference") == expected_record(), "a file:// template must not be recorded"
 
 
 def test_answers_record_bakes_the_plugin_again_and_links_it_to_cruft(workspace, tmp_path):
