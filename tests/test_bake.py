@@ -53,6 +53,8 @@ def test_provider_yaml_declares_exactly_the_chosen_types_and_methods(case):
         for rule in field.get("show_on", [])
     }
     assert shown_for <= set(answers.types)
+    model_fields = provider.get("model_credential_schema", {}).get("credential_form_schemas", [])
+    assert len(model_fields) < 32, "Dify's credential forms get unwieldy; keep them short"
     for key in ("icon_small", "icon_large"):
         assert all((plugin / "_assets" / name).is_file() for name in provider[key].values())
 

@@ -8,7 +8,6 @@ in the `_invoke` methods. Everything raised from here is already one of Dify's e
 import json
 import math
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
@@ -27,7 +26,6 @@ from dify_plugin.errors.model import (
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 2
 PROBE_TIMEOUT = 10.0  # validation must answer quickly, whatever the request timeout
-PROBE_TTL = 300.0  # seconds a model description is reused before asking the server again
 DETAIL_LIMIT = 300  # characters of a server's error message kept in ours
 
 
@@ -213,27 +211,18 @@ def stream_events(
         raise transport_error(error, url, conn) from error
 
 
-# Model descriptions (Xinference's GET /v1/models/{uid}), cached per server AND model uid.
-_described: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
-
-
-def describe_model(credentials: Mapping[str, Any], uid: str, *, fresh: bool = False) -> dict[str, Any] | None:
+def describe_model(credentials: Mapping[str, Any], uid: str) -> dict[str, Any] | None:
     """What the server says about one running model, or None if it has no such endpoint.
 
     Xinference answers with `model_type`, `model_ability` and `context_length`; most other
     OpenAI-compatible servers answer 404 or 405, and then the plugin relies on the credentials.
-    `fresh=True` asks the server even if a recent description is cached.
+    Only credential validation asks, and it stores what it learns in the credentials, so no
+    invocation pays for this round trip and nothing needs caching (a cache keyed by model uid
+    alone would mix up two servers running the same uid).
     """
-    conn = connection(credentials)
-    key = (conn.base_url, uid)
-    cached = _described.get(key)
-    if cached and not fresh and time.monotonic() - cached[0] < PROBE_TTL:
-        return cached[1]
-    response = _probe(conn, f"models/{quote(uid, safe='')}")
+    response = _probe(connection(credentials), f"models/{quote(uid, safe='')}")
     body = _json_or_none(response) if response is not None else None
-    info = body if isinstance(body, dict) and "model_type" in body else None
-    _described[key] = (time.monotonic(), info)
-    return info
+    return body if isinstance(body, dict) and "model_type" in body else None
 
 
 def model_ids(credentials: Mapping[str, Any]) -> list[str] | None:
@@ -291,7 +280,7 @@ def validate_model(credentials: dict, model: str, model_type: str) -> dict[str, 
     uid = model_uid(credentials, model)
     try:
         conn = connection(credentials)
-        info = describe_model(credentials, uid, fresh=True)  # a cached answer would skip auth
+        info = describe_model(credentials, uid)
         if info is None:
             ids = model_ids(credentials)
             if ids is not None and uid not in ids:

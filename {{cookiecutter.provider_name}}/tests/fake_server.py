@@ -165,6 +165,7 @@ class Handler(BaseHTTPRequestHandler):
                     "size": len(raw),
                     "content_type": content_type,
                     "authorization": self.headers.get("Authorization"),
+                    "client_port": self.client_address[1],  # equal across requests = a reused connection
                     "form": form_fields(content_type, raw) if content_type.startswith("multipart/") else None,
                 }
             )

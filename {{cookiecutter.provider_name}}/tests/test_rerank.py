@@ -6,14 +6,12 @@ wrapping takes part.
 """
 
 import pytest
-from conftest import API_KEY, closed_port
+from checks import HTTP_ERRORS, error_answer, raises_dify_error, spoil_validation, unreachable_server
+from conftest import API_KEY
 from dify_plugin.entities.model.rerank import RerankResult
 from dify_plugin.errors.model import (
     CredentialsValidateFailedError,
-    InvokeAuthorizationError,
-    InvokeBadRequestError,
     InvokeConnectionError,
-    InvokeRateLimitError,
     InvokeServerUnavailableError,
 )
 
@@ -55,12 +53,6 @@ def rerank(
 def answered(*scores: object) -> dict:
     """A scripted rerank answer: one result per score, for documents 0, 1, 2, ... in that order."""
     return {"results": [{"index": i, "relevance_score": score} for i, score in enumerate(scores)]}
-
-
-def assert_names_server_without_key(error: Exception, port: int) -> None:
-    message = str(error)
-    assert f"127.0.0.1:{port}" in message, message
-    assert API_KEY not in message, message
 
 
 # -- answers --------------------------------------------------------------------------------
@@ -159,57 +151,28 @@ def test_validation_accepts_a_rerank_model(reranker, credentials):
 @pytest.mark.parametrize("case", ["unknown uid", "wrong model type", "wrong api key", "connection refused"])
 def test_validation_failure_names_the_server_and_never_the_key(reranker, server, credentials, case):
     given = credentials(UID, api_key=API_KEY)
-    port = server.port
-    if case == "unknown uid":
-        given["model_uid"] = "no-such-model"  # Xinference answers 400
-    elif case == "wrong model type":
-        given["model_uid"] = "chat-model"
-    elif case == "wrong api key":
-        server.control("config", {"api_key": "sk-the-servers-own-key"})  # answers 401 to API_KEY
-    else:
-        port = closed_port()
-        given["server_url"] = f"http://127.0.0.1:{port}"
+    port = spoil_validation(case, server, given, other_type_uid="chat-model")
 
-    with pytest.raises(CredentialsValidateFailedError) as caught:
+    with raises_dify_error(CredentialsValidateFailedError, port):
         reranker.validate_credentials(UID, given)
-
-    assert_names_server_without_key(caught.value, port)
 
 
 # -- errors ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("status", "expected"),
-    [
-        (401, InvokeAuthorizationError),
-        (403, InvokeAuthorizationError),
-        (429, InvokeRateLimitError),
-        (500, InvokeServerUnavailableError),
-        (503, InvokeServerUnavailableError),
-        (400, InvokeBadRequestError),
-        (404, InvokeBadRequestError),
-    ],
-)
+@pytest.mark.parametrize(("status", "expected"), HTTP_ERRORS)
 def test_http_errors_map_to_difys_errors_by_cause(reranker, server, credentials, status, expected):
-    server.fault(RERANK, status=status, body={"detail": f"scripted failure for key {API_KEY}"})
+    server.fault(RERANK, **error_answer(status))
 
-    with pytest.raises(expected) as caught:
+    with raises_dify_error(expected, server.port, status):
         rerank(reranker, credentials(UID, api_key=API_KEY))
-
-    assert type(caught.value) is expected
-    assert str(status) in str(caught.value)
-    assert_names_server_without_key(caught.value, server.port)
 
 
 def test_connection_refused_is_a_connection_error(reranker, credentials):
-    port = closed_port()
-    given = credentials(UID, api_key=API_KEY, server_url=f"http://127.0.0.1:{port}")
+    url, port = unreachable_server()
 
-    with pytest.raises(InvokeConnectionError) as caught:
-        rerank(reranker, given)
-
-    assert_names_server_without_key(caught.value, port)
+    with raises_dify_error(InvokeConnectionError, port):
+        rerank(reranker, credentials(UID, api_key=API_KEY, server_url=url))
 
 
 @pytest.mark.parametrize(
@@ -225,10 +188,8 @@ def test_connection_refused_is_a_connection_error(reranker, credentials):
 def test_malformed_answers_are_clear_dify_errors(reranker, server, credentials, fault):
     server.fault(RERANK, **fault)
 
-    with pytest.raises(InvokeServerUnavailableError) as caught:
+    with raises_dify_error(InvokeServerUnavailableError, server.port):
         rerank(reranker, credentials(UID, api_key=API_KEY))
-
-    assert_names_server_without_key(caught.value, server.port)
 
 
 # -- as Dify runs it ------------------------------------------------------------------------

@@ -10,13 +10,11 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-from conftest import API_KEY, closed_port
+from checks import HTTP_ERRORS, error_answer, raises_dify_error, spoil_validation, unreachable_server
+from conftest import API_KEY
 from dify_plugin.errors.model import (
     CredentialsValidateFailedError,
-    InvokeAuthorizationError,
-    InvokeBadRequestError,
     InvokeConnectionError,
-    InvokeRateLimitError,
     InvokeServerUnavailableError,
 )
 
@@ -45,12 +43,6 @@ def transcribe(
     file: IO[bytes] | None = None,
 ) -> str:
     return transcriber.invoke(model=UID, credentials=credentials, file=file or io.BytesIO(AUDIO))
-
-
-def assert_names_server_without_key(error: Exception, port: int) -> None:
-    message = str(error)
-    assert f"127.0.0.1:{port}" in message, message
-    assert API_KEY not in message, message
 
 
 # -- answers --------------------------------------------------------------------------------
@@ -90,57 +82,28 @@ def test_validation_accepts_a_speech_to_text_model(transcriber, credentials):
 @pytest.mark.parametrize("case", ["unknown uid", "wrong model type", "wrong api key", "connection refused"])
 def test_validation_failure_names_the_server_and_never_the_key(transcriber, server, credentials, case):
     given = credentials(UID, api_key=API_KEY)
-    port = server.port
-    if case == "unknown uid":
-        given["model_uid"] = "no-such-model"  # Xinference answers 400
-    elif case == "wrong model type":
-        given["model_uid"] = "tts-model"  # an audio model too, but one that speaks
-    elif case == "wrong api key":
-        server.control("config", {"api_key": "sk-the-servers-own-key"})  # answers 401 to API_KEY
-    else:
-        port = closed_port()
-        given["server_url"] = f"http://127.0.0.1:{port}"
+    port = spoil_validation(case, server, given, other_type_uid="tts-model")  # audio too, but it speaks
 
-    with pytest.raises(CredentialsValidateFailedError) as caught:
+    with raises_dify_error(CredentialsValidateFailedError, port):
         transcriber.validate_credentials(UID, given)
-
-    assert_names_server_without_key(caught.value, port)
 
 
 # -- errors ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("status", "expected"),
-    [
-        (401, InvokeAuthorizationError),
-        (403, InvokeAuthorizationError),
-        (429, InvokeRateLimitError),
-        (500, InvokeServerUnavailableError),
-        (503, InvokeServerUnavailableError),
-        (400, InvokeBadRequestError),
-        (404, InvokeBadRequestError),
-    ],
-)
+@pytest.mark.parametrize(("status", "expected"), HTTP_ERRORS)
 def test_http_errors_map_to_difys_errors_by_cause(transcriber, server, credentials, status, expected):
-    server.fault(TRANSCRIPTIONS, status=status, body={"detail": f"scripted failure for key {API_KEY}"})
+    server.fault(TRANSCRIPTIONS, **error_answer(status))
 
-    with pytest.raises(expected) as caught:
+    with raises_dify_error(expected, server.port, status):
         transcribe(transcriber, credentials(UID, api_key=API_KEY))
-
-    assert type(caught.value) is expected
-    assert str(status) in str(caught.value)
-    assert_names_server_without_key(caught.value, server.port)
 
 
 def test_connection_refused_is_a_connection_error(transcriber, credentials):
-    port = closed_port()
-    given = credentials(UID, api_key=API_KEY, server_url=f"http://127.0.0.1:{port}")
+    url, port = unreachable_server()
 
-    with pytest.raises(InvokeConnectionError) as caught:
-        transcribe(transcriber, given)
-
-    assert_names_server_without_key(caught.value, port)
+    with raises_dify_error(InvokeConnectionError, port):
+        transcribe(transcriber, credentials(UID, api_key=API_KEY, server_url=url))
 
 
 @pytest.mark.parametrize(
@@ -155,10 +118,8 @@ def test_connection_refused_is_a_connection_error(transcriber, credentials):
 def test_malformed_answers_are_clear_dify_errors(transcriber, server, credentials, fault):
     server.fault(TRANSCRIPTIONS, **fault)
 
-    with pytest.raises(InvokeServerUnavailableError) as caught:
+    with raises_dify_error(InvokeServerUnavailableError, server.port):
         transcribe(transcriber, credentials(UID, api_key=API_KEY))
-
-    assert_names_server_without_key(caught.value, server.port)
 
 
 # -- as Dify runs it ------------------------------------------------------------------------

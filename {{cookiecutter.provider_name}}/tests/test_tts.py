@@ -9,14 +9,12 @@ import types
 from collections.abc import Generator
 
 import pytest
-from conftest import API_KEY, closed_port
+from checks import HTTP_ERRORS, error_answer, raises_dify_error, spoil_validation, unreachable_server
+from conftest import API_KEY
 from dify_plugin.entities.model import ModelPropertyKey
 from dify_plugin.errors.model import (
     CredentialsValidateFailedError,
-    InvokeAuthorizationError,
-    InvokeBadRequestError,
     InvokeConnectionError,
-    InvokeRateLimitError,
     InvokeServerUnavailableError,
 )
 
@@ -47,12 +45,6 @@ def speak(
 def audio_for(text: str, voice: str) -> bytes:
     """What the fake server answers for one request."""
     return b"ID3" + text.encode() * 3 + voice.encode()
-
-
-def assert_names_server_without_key(error: Exception, port: int) -> None:
-    message = str(error)
-    assert f"127.0.0.1:{port}" in message, message
-    assert API_KEY not in message, message
 
 
 # -- answers --------------------------------------------------------------------------------
@@ -121,57 +113,28 @@ def test_validation_accepts_a_text_to_speech_model(speaker, credentials):
 @pytest.mark.parametrize("case", ["unknown uid", "wrong model type", "wrong api key", "connection refused"])
 def test_validation_failure_names_the_server_and_never_the_key(speaker, server, credentials, case):
     given = credentials(UID, api_key=API_KEY)
-    port = server.port
-    if case == "unknown uid":
-        given["model_uid"] = "no-such-model"  # Xinference answers 400
-    elif case == "wrong model type":
-        given["model_uid"] = "whisper"  # an audio model too, but one that listens
-    elif case == "wrong api key":
-        server.control("config", {"api_key": "sk-the-servers-own-key"})  # answers 401 to API_KEY
-    else:
-        port = closed_port()
-        given["server_url"] = f"http://127.0.0.1:{port}"
+    port = spoil_validation(case, server, given, other_type_uid="whisper")  # audio too, but it listens
 
-    with pytest.raises(CredentialsValidateFailedError) as caught:
+    with raises_dify_error(CredentialsValidateFailedError, port):
         speaker.validate_credentials(UID, given)
-
-    assert_names_server_without_key(caught.value, port)
 
 
 # -- errors ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("status", "expected"),
-    [
-        (401, InvokeAuthorizationError),
-        (403, InvokeAuthorizationError),
-        (429, InvokeRateLimitError),
-        (500, InvokeServerUnavailableError),
-        (503, InvokeServerUnavailableError),
-        (400, InvokeBadRequestError),
-        (404, InvokeBadRequestError),
-    ],
-)
+@pytest.mark.parametrize(("status", "expected"), HTTP_ERRORS)
 def test_http_errors_map_to_difys_errors_by_cause(speaker, server, credentials, status, expected):
-    server.fault(SPEECH, status=status, body={"detail": f"scripted failure for key {API_KEY}"})
+    server.fault(SPEECH, **error_answer(status))
 
-    with pytest.raises(expected) as caught:
+    with raises_dify_error(expected, server.port, status):
         speak(speaker, credentials(UID, api_key=API_KEY))  # raises before any audio is read
-
-    assert type(caught.value) is expected
-    assert str(status) in str(caught.value)
-    assert_names_server_without_key(caught.value, server.port)
 
 
 def test_connection_refused_is_a_connection_error(speaker, credentials):
-    port = closed_port()
-    given = credentials(UID, api_key=API_KEY, server_url=f"http://127.0.0.1:{port}")
+    url, port = unreachable_server()
 
-    with pytest.raises(InvokeConnectionError) as caught:
-        speak(speaker, given)
-
-    assert_names_server_without_key(caught.value, port)
+    with raises_dify_error(InvokeConnectionError, port):
+        speak(speaker, credentials(UID, api_key=API_KEY, server_url=url))
 
 
 def test_a_stream_cut_midway_is_a_connection_error_after_the_audio_so_far(speaker, server, credentials):
@@ -179,12 +142,11 @@ def test_a_stream_cut_midway_is_a_connection_error_after_the_audio_so_far(speake
     audio = speak(speaker, credentials(UID, api_key=API_KEY), "A sentence long enough for several chunks.")
     received = []
 
-    with pytest.raises(InvokeConnectionError) as caught:
+    with raises_dify_error(InvokeConnectionError, server.port):
         for chunk in audio:
             received.append(chunk)
 
     assert b"".join(received).startswith(b"ID3")
-    assert_names_server_without_key(caught.value, server.port)
 
 
 @pytest.mark.parametrize(
@@ -198,11 +160,10 @@ def test_a_stream_cut_midway_is_a_connection_error_after_the_audio_so_far(speake
 def test_an_answer_that_is_not_audio_is_a_clear_dify_error(speaker, server, credentials, fault):
     server.fault(SPEECH, **fault)
 
-    with pytest.raises(InvokeServerUnavailableError) as caught:
+    with raises_dify_error(InvokeServerUnavailableError, server.port) as caught:
         speak(speaker, credentials(UID, api_key=API_KEY))
 
     assert "instead of audio" in str(caught.value)
-    assert_names_server_without_key(caught.value, server.port)
 
 
 # -- as Dify runs it ------------------------------------------------------------------------
