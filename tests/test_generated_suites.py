@@ -41,3 +41,40 @@ def test_generated_suites_really_run_without_network():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['lo']", done.stdout  # loopback is the only interface
+
+
+# Every fault the issue lists, as the test ids that inject it in the default plugin's own suite.
+FAULT_KINDS = {
+    "connection refused": "test_llm.py::test_connection_refused_is_a_connection_error[streaming]",
+    "connect timeout": "test_common.py::test_a_connect_timeout_is_a_connection_error_within_the_timeout",
+    "read timeout": "test_llm.py::test_a_server_slower_than_the_timeout_is_a_connection_error_within_the_timeout",
+    "401": "test_llm.py::test_http_errors_map_to_difys_errors_by_cause[401-InvokeAuthorizationError-streaming]",
+    "403": "test_rerank.py::test_http_errors_map_to_difys_errors_by_cause[403-InvokeAuthorizationError]",
+    "404 unknown model": "test_text_embedding.py::test_http_errors_map_to_difys_errors_by_cause[404-",
+    "429": "test_llm.py::test_http_errors_map_to_difys_errors_by_cause[429-InvokeRateLimitError-blocking]",
+    "500": "test_llm.py::test_http_errors_map_to_difys_errors_by_cause[500-",
+    "503": "test_rerank.py::test_http_errors_map_to_difys_errors_by_cause[503-",
+    "non-JSON body": "test_llm.py::test_malformed_answers_are_clear_dify_errors[non-json body]",
+    "JSON error body without the expected keys": "test_llm.py::test_malformed_answers_are_clear_dify_errors[error body",
+    "malformed SSE line": "test_llm.py::test_malformed_answers_are_clear_dify_errors[malformed sse line]",
+    "stream cut mid-way": "test_llm.py::test_malformed_answers_are_clear_dify_errors[stream cut mid-way]",
+    "empty choices": "test_llm.py::test_malformed_answers_are_clear_dify_errors[empty choices]",
+    "wrong key (validation)": "test_llm.py::test_validation_failure_names_the_server_and_never_the_key[wrong api",
+}
+
+
+def test_default_plugin_suite_injects_every_fault_kind(bake):
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
+        cwd=bake("default"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=offline_env(),
+    )
+    collected = [line.removeprefix("tests/") for line in done.stdout.splitlines() if "::" in line]
+    missing = [kind for kind, test_id in FAULT_KINDS.items() if not any(c.startswith(test_id) for c in collected)]
+    assert not missing, f"no fault-injection test for: {missing}"
+    fault_tests = [c for c in collected if re.search(r"error|timeout|refused|malformed|cut|validation_failure", c)]
+    print(f"{len(FAULT_KINDS)} fault kinds, {len(fault_tests)} fault-injection tests in the default plugin")
+    assert len(fault_tests) >= 60
