@@ -307,6 +307,20 @@ def model_uid(credentials: Mapping[str, Any], model: str) -> str:
     return str(credentials.get("model_uid") or model).strip()
 
 
+def positive_int(value: object, default: int) -> int:
+    """A credential that must be a positive whole number (form fields arrive as text)."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return default
+    return number if number > 0 else default
+
+
+def excerpt(body: Any) -> str:
+    """The start of an unexpected answer, for an error message."""
+    return json.dumps(body, ensure_ascii=False)[:200]
+
+
 def estimate_tokens(text: str) -> int:
     """An offline token estimate: about four ASCII characters, or one other character, per token.
 

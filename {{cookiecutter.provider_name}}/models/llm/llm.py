@@ -121,11 +121,11 @@ class {{ plan.class_name("llm") }}(LargeLanguageModel):
         where = str(response.request.url)
         choice = first_choice(body, where)
         if choice is None:
-            raise InvokeServerUnavailableError(f"{where} answered without any choice: {excerpt(body)}")
+            raise InvokeServerUnavailableError(f"{where} answered without any choice: {common.excerpt(body)}")
         message = choice.get("message") if path == CHAT_PATH else {"content": choice.get("text")}
         if not isinstance(message, dict):
             raise InvokeServerUnavailableError(
-                f"{where} answered a choice without a message: {excerpt(body)}"
+                f"{where} answered a choice without a message: {common.excerpt(body)}"
             )
         content = text_of(message.get("content"))
         reasoning = text_of(message.get("reasoning_content") or message.get("reasoning"))
@@ -186,7 +186,7 @@ class {{ plan.class_name("llm") }}(LargeLanguageModel):
             delta = (choice.get("delta") or {}) if path == CHAT_PATH else {"content": choice.get("text")}
             if not isinstance(delta, dict):
                 raise InvokeServerUnavailableError(
-                    f"{where} streamed a choice without a delta: {excerpt(event)}"
+                    f"{where} streamed a choice without a delta: {common.excerpt(event)}"
                 )
             finish_reason = text_of(choice.get("finish_reason")) or finish_reason
             text = ""
@@ -263,8 +263,8 @@ class {{ plan.class_name("llm") }}(LargeLanguageModel):
 
     def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
         """Return the model's schema: mode, context size, features and parameter rules."""
-        context_size = positive_int(credentials.get("context_size"), DEFAULT_CONTEXT_SIZE)
-        max_tokens = min(positive_int(credentials.get("max_tokens"), context_size), context_size)
+        context_size = common.positive_int(credentials.get("context_size"), DEFAULT_CONTEXT_SIZE)
+        max_tokens = min(common.positive_int(credentials.get("max_tokens"), context_size), context_size)
         features = []
         if credentials.get("function_calling") == "yes":
             features += [ModelFeature.TOOL_CALL, ModelFeature.MULTI_TOOL_CALL, ModelFeature.STREAM_TOOL_CALL]
@@ -412,7 +412,7 @@ def first_choice(body: dict[str, Any], where: str) -> dict[str, Any] | None:
         return None
     if not isinstance(choices, list) or not isinstance(choices[0], dict):
         raise InvokeServerUnavailableError(
-            f"{where} answered choices of an unexpected shape: {excerpt(body)}"
+            f"{where} answered choices of an unexpected shape: {common.excerpt(body)}"
         )
     return choices[0]
 
@@ -445,15 +445,3 @@ def text_of(value: Any) -> str:
 
 def json_text(value: Any) -> str:
     return "" if value is None else json.dumps(value, ensure_ascii=False)
-
-
-def excerpt(body: Any) -> str:
-    return json.dumps(body, ensure_ascii=False)[:200]
-
-
-def positive_int(value: Any, default: int) -> int:
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        return default
-    return number if number > 0 else default

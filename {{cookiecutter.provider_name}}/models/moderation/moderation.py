@@ -4,7 +4,6 @@
 Connections, auth and errors live in models/common.py.
 """
 
-import json
 from collections.abc import Mapping
 
 from dify_plugin import ModerationModel
@@ -33,8 +32,7 @@ class {{ plan.class_name("moderation") }}(ModerationModel):
         results = body.get("results")
         if not isinstance(results, list) or not all(isinstance(result, dict) for result in results):
             raise InvokeServerUnavailableError(
-                f"{response.request.url} answered without a list of results: "
-                f"{json.dumps(body, ensure_ascii=False)[:200]}"
+                f"{response.request.url} answered without a list of results: {common.excerpt(body)}"
             )
         return any(str(result.get("flagged")).lower() == "true" for result in results)
 

@@ -4,7 +4,6 @@
 Connections, auth and errors live in models/common.py.
 """
 
-import json
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -56,13 +55,15 @@ class {{ plan.class_name("rerank") }}(RerankModel):
         where = str(response.request.url)
         results = body.get("results")
         if not isinstance(results, list):
-            raise InvokeServerUnavailableError(f"{where} answered without a list of results: {excerpt(body)}")
+            raise InvokeServerUnavailableError(
+                f"{where} answered without a list of results: {common.excerpt(body)}"
+            )
         ranked = []
         for result in results:
             index = result.get("index") if isinstance(result, dict) else None
             if type(index) is not int or not 0 <= index < len(docs):
                 raise InvokeServerUnavailableError(
-                    f"{where} answered a result for none of the {len(docs)} documents: {excerpt(result)}"
+                    f"{where} answered a result for none of the {len(docs)} documents: {common.excerpt(result)}"
                 )
             ranked.append(RerankDocument(index=index, text=docs[index], score=score_of(result)))
         ranked.sort(key=lambda doc: (-doc.score, doc.index))
@@ -101,7 +102,3 @@ def score_of(result: dict[str, Any]) -> float:
     except (TypeError, ValueError):
         return 0.0
     return score if math.isfinite(score) else 0.0
-
-
-def excerpt(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)[:200]

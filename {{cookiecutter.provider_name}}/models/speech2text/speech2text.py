@@ -4,7 +4,6 @@
 Connections, auth and errors live in models/common.py.
 """
 
-import json
 import mimetypes
 import os
 from collections.abc import Mapping
@@ -42,8 +41,7 @@ class {{ plan.class_name("speech2text") }}(Speech2TextModel):
         text = body.get("text")
         if not isinstance(text, str):
             raise InvokeServerUnavailableError(
-                f"{response.request.url} answered without a transcript: "
-                f"{json.dumps(body, ensure_ascii=False)[:200]}"
+                f"{response.request.url} answered without a transcript: {common.excerpt(body)}"
             )
         return text
 

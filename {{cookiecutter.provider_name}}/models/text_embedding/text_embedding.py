@@ -5,7 +5,6 @@ Texts are cut to the model's context size, then sent `max_chunks` at a time, one
 batch. Connections, auth and errors live in models/common.py.
 """
 
-import json
 import re
 import time
 from collections.abc import Mapping
@@ -69,7 +68,7 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         if not isinstance(data, list) or len(data) != len(batch):
             count = len(data) if isinstance(data, list) else "no"
             raise InvokeServerUnavailableError(
-                f"{where} answered {count} embeddings for {len(batch)} texts: {excerpt(body)}"
+                f"{where} answered {count} embeddings for {len(batch)} texts: {common.excerpt(body)}"
             )
         vectors: list[list[float] | None] = [None] * len(batch)
         for position, item in enumerate(data):
@@ -77,10 +76,12 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
             vector = numbers(item.get("embedding")) if isinstance(item, dict) else None
             if type(index) is not int or not 0 <= index < len(batch) or vectors[index] is not None:
                 raise InvokeServerUnavailableError(
-                    f"{where} answered an embedding for no text of the batch: {excerpt(item)}"
+                    f"{where} answered an embedding for no text of the batch: {common.excerpt(item)}"
                 )
             if vector is None:
-                raise InvokeServerUnavailableError(f"{where} answered a malformed embedding: {excerpt(item)}")
+                raise InvokeServerUnavailableError(
+                    f"{where} answered a malformed embedding: {common.excerpt(item)}"
+                )
             vectors[index] = vector
         usage = body.get("usage")
         tokens = usage.get("total_tokens") if isinstance(usage, dict) else None
@@ -119,8 +120,8 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
 
     def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
         """Return the model's schema: its context size and the texts sent per request."""
-        context_size = positive_int(credentials.get("context_size"), DEFAULT_CONTEXT_SIZE)
-        max_chunks = positive_int(credentials.get("max_chunks"), DEFAULT_MAX_CHUNKS)
+        context_size = common.positive_int(credentials.get("context_size"), DEFAULT_CONTEXT_SIZE)
+        max_chunks = common.positive_int(credentials.get("max_chunks"), DEFAULT_MAX_CHUNKS)
         return AIModelEntity(
             model=model,
             label=I18nObject(en_US=model),
@@ -169,15 +170,3 @@ def numbers(value: Any) -> list[float] | None:
     if not all(type(x) in (int, float) for x in value):
         return None
     return [float(x) for x in value]
-
-
-def positive_int(value: Any, default: int) -> int:
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        return default
-    return number if number > 0 else default
-
-
-def excerpt(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)[:200]
