@@ -8,7 +8,8 @@ in the `_invoke` methods. Everything raised from here is already one of Dify's e
 import json
 import math
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
@@ -274,8 +275,9 @@ EXPECTED = {
 def validate_model(credentials: dict, model: str, model_type: str) -> dict[str, Any] | None:
     """Check, with cheap real requests, that the server runs this model as this model type.
 
-    Returns the server's description of the model when it gives one (Xinference does).
-    Raises CredentialsValidateFailedError with a message a person can act on.
+    Where the server describes its models (Xinference), its description decides; elsewhere one
+    small real request of that type does (see check_type). Returns the server's description
+    when it gives one. Raises CredentialsValidateFailedError with a message a person can act on.
     """
     uid = model_uid(credentials, model)
     try:
@@ -288,6 +290,7 @@ def validate_model(credentials: dict, model: str, model_type: str) -> dict[str, 
                 raise CredentialsValidateFailedError(
                     f"{conn.base_url} does not run a model called {uid!r} (it runs: {listed})"
                 )
+            check_type(credentials, uid, model_type)
             return None
     except InvokeError as error:
         raise CredentialsValidateFailedError(str(error)) from None
@@ -295,11 +298,225 @@ def validate_model(credentials: dict, model: str, model_type: str) -> dict[str, 
     actual = str(info.get("model_type", "")).lower()
     ability = {str(a).lower() for a in info.get("model_ability") or []}
     if (types and actual not in types) or (abilities and not ability & abilities):
+        described = f"{info.get('model_type')}: {', '.join(sorted(ability)) or 'no abilities listed'}"
         raise CredentialsValidateFailedError(
-            f"{uid!r} on {conn.base_url} is a {info.get('model_type')} model "
-            f"({', '.join(sorted(ability)) or 'no abilities listed'}), not a {model_type} model"
+            f"{uid!r} on {conn.base_url} is {_a(dify_type(info))} model (the server describes it as "
+            f"{described}), not {_a(model_type)} model"
         )
     return info
+
+
+def dify_type(info: Mapping[str, Any]) -> str:
+    """The Dify model type a server's description of a model amounts to."""
+    actual = str(info.get("model_type", "")).lower()
+    abilities = {str(a).lower() for a in info.get("model_ability") or []}
+    for model_type, (types, wanted) in EXPECTED.items():
+        if actual in types and (not wanted or abilities & wanted):
+            return model_type
+    return actual or "unknown"
+
+
+def _a(model_type: str) -> str:
+    """The type with its article: "an llm", "a rerank"."""
+    return f"{'an' if model_type[:1] in 'aeiou' or model_type == 'llm' else 'a'} {model_type}"
+
+
+# -- The type of a model on servers that do not describe their models ---------------------
+
+CHECK_TIMEOUT = 30.0  # a first real request may wait for the server to load the model
+CHECK_TEXT = "Hi"
+
+
+class TypeCheck(NamedTuple):
+    """One small real request that only a model of one type answers properly."""
+
+    what: str  # how the request reads in an error message
+    path: str
+    request: dict[str, Any]  # arguments for httpx: json=..., or data= and files=
+    answered: Callable[[httpx.Response], bool]  # the answer has that type's shape
+
+
+def _listed(key: str, item: str | None = None) -> Callable[[httpx.Response], bool]:
+    def check(response: httpx.Response) -> bool:
+        body = _json_or_none(response)
+        found = body.get(key) if isinstance(body, dict) else None
+        if not isinstance(found, list) or not found:
+            return False
+        return item is None or (isinstance(found[0], dict) and bool(found[0].get(item)))
+
+    return check
+
+
+def _transcript(response: httpx.Response) -> bool:
+    body = _json_or_none(response)
+    return isinstance(body, dict) and isinstance(body.get("text"), str)
+
+
+def _audio(response: httpx.Response) -> bool:
+    kind = response.headers.get("content-type", "")
+    return bool(response.content) and not kind.startswith(("application/json", "text/"))
+
+
+def _silence(seconds: float = 0.25, rate: int = 16000) -> bytes:
+    """A WAV file of silence (16-bit mono PCM), for a transcription request that costs little."""
+    frames = b"\0\0" * int(seconds * rate)
+    header = b"RIFF" + (36 + len(frames)).to_bytes(4, "little") + b"WAVEfmt "
+    header += (16).to_bytes(4, "little") + (1).to_bytes(2, "little") + (1).to_bytes(2, "little")
+    header += rate.to_bytes(4, "little") + (rate * 2).to_bytes(4, "little")
+    header += (2).to_bytes(2, "little") + (16).to_bytes(2, "little")
+    return header + b"data" + len(frames).to_bytes(4, "little") + frames
+
+
+def type_checks(credentials: Mapping[str, Any], uid: str) -> dict[str, TypeCheck]:
+    """The request that tells each model type apart, by Dify model type (moderation checks itself)."""
+    if str(credentials.get("mode") or "") == "completion":
+        llm = TypeCheck(
+            "a one-token completion request",
+            "completions",
+            {"json": {"model": uid, "prompt": CHECK_TEXT, "max_tokens": 1, "stream": False}},
+            _listed("choices"),
+        )
+    else:
+        message = [{"role": "user", "content": CHECK_TEXT}]
+        llm = TypeCheck(
+            "a one-token chat request",
+            "chat/completions",
+            {"json": {"model": uid, "messages": message, "max_tokens": 1, "stream": False}},
+            _listed("choices"),
+        )
+    voice = str(credentials.get("voices") or "").split(",")[0].strip() or "alloy"
+    return {
+        "llm": llm,
+        "text-embedding": TypeCheck(
+            "an embedding request for one word",
+            "embeddings",
+            {"json": {"model": uid, "input": [CHECK_TEXT]}},
+            _listed("data", "embedding"),
+        ),
+        "rerank": TypeCheck(
+            "a rerank request for one document",
+            "rerank",
+            {"json": {"model": uid, "query": CHECK_TEXT, "documents": [CHECK_TEXT], "top_n": 1}},
+            _listed("results"),
+        ),
+        "speech2text": TypeCheck(
+            "a transcription of a quarter second of silence",
+            "audio/transcriptions",
+            {"data": {"model": uid}, "files": {"file": ("silence.wav", _silence(), "audio/wav")}},
+            _transcript,
+        ),
+        "tts": TypeCheck(
+            "a speech request for one word",
+            "audio/speech",
+            {"json": {"model": uid, "input": CHECK_TEXT, "voice": voice, "response_format": "mp3"}},
+            _audio,
+        ),
+    }
+
+
+def check_type(credentials: Mapping[str, Any], uid: str, model_type: str) -> None:
+    """Make one small request of `model_type` to `uid`; raise CredentialsValidateFailedError if it fails.
+
+    On failure, the same small request for the other common types says what the model is instead
+    (each bounded by CHECK_TIMEOUT), so the message can name it. Auth and connection failures are
+    reported as they are.
+    """
+    checks = type_checks(credentials, uid)
+    if model_type not in checks:
+        return
+    conn = connection(credentials)
+    failure = _try(conn, checks[model_type])
+    if failure is None:
+        return
+    if isinstance(failure, (InvokeAuthorizationError, InvokeConnectionError, InvokeRateLimitError)):
+        raise CredentialsValidateFailedError(str(failure))
+    for other in ("llm", "text-embedding", "rerank"):
+        if other != model_type and _try(conn, checks[other]) is None:
+            raise CredentialsValidateFailedError(
+                f"{uid!r} on {conn.base_url} is {_a(other)} model, not {_a(model_type)} model: "
+                f"it answers {checks[other].what} but not {checks[model_type].what} ({failure})"
+            )
+    raise CredentialsValidateFailedError(
+        f"{uid!r} on {conn.base_url} did not answer {checks[model_type].what} as {_a(model_type)} "
+        f"model would: {failure}"
+    )
+
+
+def _try(conn: Connection, check: TypeCheck) -> InvokeError | None:
+    """None if the server answered `check` with that type's answer, else the error to report."""
+    url = _url(conn, check.path)
+    try:
+        response = client(conn).post(url, timeout=min(conn.timeout, CHECK_TIMEOUT), **check.request)
+    except httpx.TransportError as error:
+        return transport_error(error, url, conn)
+    if response.status_code >= 400:
+        return status_error(response, conn)
+    if not check.answered(response):
+        return InvokeServerUnavailableError(
+            f"POST {url} answered {response.status_code} with something else: {response.text[:120]!r}"
+        )
+    return None
+
+
+# -- The server's own tokenizer, where it has one (llama.cpp's POST /tokenize) -------------
+
+TOKENIZE_PATH = "tokenize"  # beside /v1, not under it
+TEMPLATE_PATH = "apply-template"  # renders a chat as the model's prompt (llama.cpp)
+TOKENIZER_BUDGET = 10.0  # seconds one plugin call may spend asking the server to count
+KNOWN_TOKENIZERS = 256  # (connection, model, endpoint) answers remembered at most
+_tokenizers: dict[tuple[Connection, str, str], bool] = {}
+_tokenizers_lock = threading.Lock()
+
+
+class Tokenizer:
+    """Counts tokens with the server's own tokenizer for one model, within a time budget.
+
+    Whether the server has the endpoint is remembered per connection (URL, key, timeouts) and
+    model, so a server without it is asked once, not on every call. Every method returns None
+    when the server has no tokenizer, fails, or the budget is spent: callers then estimate.
+    """
+
+    def __init__(self, credentials: Mapping[str, Any], uid: str, budget: float = TOKENIZER_BUDGET) -> None:
+        self.conn = connection(credentials)
+        self.uid = uid
+        self.deadline = time.monotonic() + budget
+
+    def count(self, text: str) -> int | None:
+        """The tokens the server turns `text` into, special tokens (BOS, [CLS]...) included."""
+        body = self._post(TOKENIZE_PATH, {"content": text, "add_special": True})
+        tokens = body.get("tokens") if body is not None else None
+        return len(tokens) if isinstance(tokens, list) else None
+
+    def chat_prompt(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str | None:
+        """The prompt the server makes of a chat with its chat template."""
+        payload: dict[str, Any] = {"messages": messages}
+        if tools:
+            payload["tools"] = tools
+        body = self._post(TEMPLATE_PATH, payload)
+        prompt = body.get("prompt") if body is not None else None
+        return prompt if isinstance(prompt, str) else None
+
+    def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        key = (self.conn, self.uid, path)
+        left = self.deadline - time.monotonic()
+        if _tokenizers.get(key) is False or left <= 0:
+            return None
+        url = f"{self.conn.base_url.removesuffix('/v1')}/{path}"
+        try:
+            response = client(self.conn).post(
+                url, json={"model": self.uid, **payload}, timeout=min(left, PROBE_TIMEOUT)
+            )
+        except httpx.TransportError:
+            return None  # not remembered: the next call asks again
+        if response.status_code >= 400 and response.status_code not in NO_SUCH_ENDPOINT:
+            return None
+        body = _json_or_none(response) if response.status_code < 400 else None
+        found = isinstance(body, dict) and ("tokens" in body or "prompt" in body)
+        with _tokenizers_lock:
+            if len(_tokenizers) >= KNOWN_TOKENIZERS:
+                _tokenizers.pop(next(iter(_tokenizers)))
+            _tokenizers[key] = found
+        return body if found else None
 
 
 def model_uid(credentials: Mapping[str, Any], model: str) -> str:

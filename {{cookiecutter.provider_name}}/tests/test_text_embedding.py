@@ -20,7 +20,7 @@ from dify_plugin.errors.model import (
 from fake_server import vector
 
 from models.common import estimate_tokens
-from models.text_embedding.text_embedding import {{ plan.class_name("text-embedding") }}
+from models.text_embedding.text_embedding import SPECIAL_TOKENS, {{ plan.class_name("text-embedding") }}
 
 EMBEDDINGS = "/v1/embeddings"
 UID = "embed-model"
@@ -86,15 +86,16 @@ def test_embedding_preserves_order(embedder, server, credentials):
     assert result.embeddings == [vector(text) for text in texts]
 
 
-def test_embedding_truncates_long_input(embedder, server, credentials):
+def test_embedding_truncates_long_input_leaving_room_for_special_tokens(embedder, server, credentials):
     long_text = "word " * 100  # about 125 tokens
-    given = credentials(UID, context_size="8")
+    given = credentials(UID, context_size="10")
 
     embed(embedder, given, [long_text, "short"])
 
     [[sent_long, sent_short]] = sent_inputs(server)
     assert long_text.startswith(sent_long)
-    assert estimate_tokens(sent_long) <= 8 < estimate_tokens(sent_long + long_text[len(sent_long)])
+    room = 10 - SPECIAL_TOKENS
+    assert estimate_tokens(sent_long) <= room < estimate_tokens(sent_long + long_text[len(sent_long)])
     assert sent_short == "short"
 
 
@@ -102,10 +103,10 @@ def test_embedding_truncation_never_cuts_inside_a_character(embedder, server, cr
     pairs = "\ud83d\ude00" * 20  # an emoji as a UTF-16 surrogate pair, twenty times
     lone = "ok \ud83d"  # half a pair: cannot be sent as UTF-8 as it is
 
-    embed(embedder, credentials(UID, context_size="5"), [pairs, lone])
+    embed(embedder, credentials(UID, context_size="7"), [pairs, lone])
 
     [[sent_pairs, sent_lone]] = sent_inputs(server)
-    assert sent_pairs == "\U0001f600" * 5
+    assert sent_pairs == "\U0001f600" * (7 - SPECIAL_TOKENS)
     assert sent_lone == "ok \ufffd"
 
 

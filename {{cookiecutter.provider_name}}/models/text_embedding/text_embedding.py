@@ -1,8 +1,9 @@
 {% set plan = cookiecutter | plan %}
 """Text embedding models on the server's OpenAI-style `POST /v1/embeddings`.
 
-Texts are cut to the model's context size, then sent `max_chunks` at a time, one request per
-batch. Connections, auth and errors live in models/common.py.
+Texts are cut to the model's context size (counted by the server's tokenizer where it has one),
+then sent `max_chunks` at a time, one request per batch. Connections, auth and errors live in
+models/common.py.
 """
 
 import re
@@ -21,14 +22,24 @@ from dify_plugin.entities.model import (
     PriceType,
 )
 from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbeddingResult
-from dify_plugin.errors.model import InvokeError, InvokeServerUnavailableError
+from dify_plugin.errors.model import InvokeBadRequestError, InvokeError, InvokeServerUnavailableError
 
 from models import common
 
 EMBEDDINGS_PATH = "embeddings"
 DEFAULT_CONTEXT_SIZE = 512
 DEFAULT_MAX_CHUNKS = 32
+SPECIAL_TOKENS = 2  # room for the markers a model adds around each text ([CLS] ... [SEP], BOS/EOS)
+CHARS_PER_TOKEN_MAX = 16  # no tokenizer packs more characters into a token on average
+FIT_ROUNDS = 4  # server token counts per text, at most, while cutting it to fit
 SURROGATE = re.compile("[\ud800-\udfff]")
+# How servers refuse an input longer than the model takes (llama.cpp, vLLM, TEI, Ollama), and
+# the limit some of them name in that message.
+TOO_LONG = re.compile(
+    r"too (large|long)|maximum context length|exceeds the (context|maximum|max)|must have less than \d+ tokens",
+    re.I,
+)
+SERVER_LIMIT = re.compile(r"(?:batch size|context length is|less than)\D{0,10}(\d+)", re.I)
 
 
 class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
@@ -45,16 +56,39 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         """Return one embedding per text, in the order of `texts`, and the tokens used."""
         context_size = self._get_context_size(model, credentials)
         max_chunks = max(1, self._get_max_chunks(model, credentials))
-        inputs = [truncate(text, context_size) for text in texts]
+        tokenizer = common.Tokenizer(credentials, common.model_uid(credentials, model))
+        inputs = [fit(text, context_size, tokenizer) for text in texts]
         embeddings: list[list[float]] = []
         tokens = 0
         for start in range(0, len(inputs), max_chunks):
-            vectors, used = self._embed(model, credentials, inputs[start : start + max_chunks])
+            batch = inputs[start : start + max_chunks]
+            vectors, used = self._embed_shortening_once(model, credentials, batch, context_size, tokenizer)
             embeddings += vectors
             tokens += used
         return TextEmbeddingResult(
             model=model, embeddings=embeddings, usage=self._usage(model, credentials, tokens)
         )
+
+    def _embed_shortening_once(
+        self, model: str, credentials: dict, batch: list[str], limit: int, tokenizer: common.Tokenizer
+    ) -> tuple[list[list[float]], int]:
+        """Embed one batch; if the server refuses an input as too long, shorten and retry once.
+
+        The retry cuts each text to the limit the server named (else `limit`), counting with the
+        server's tokenizer if it has one, else by UTF-8 bytes, a bound no tokenizer exceeds.
+        """
+        try:
+            return self._embed(model, credentials, batch)
+        except (InvokeBadRequestError, InvokeServerUnavailableError) as error:
+            if not TOO_LONG.search(str(error)):
+                raise
+            named = SERVER_LIMIT.search(str(error))
+            if named and SPECIAL_TOKENS < int(named.group(1)) < limit:
+                limit = int(named.group(1))
+            shorter = [fit(text, limit, tokenizer, strict=True) for text in batch]
+            if shorter == batch:
+                raise
+            return self._embed(model, credentials, shorter)
 
     def _embed(self, model: str, credentials: dict, batch: list[str]) -> tuple[list[list[float]], int]:
         """Return the embeddings of one batch, in its order, and the tokens the server counted."""
@@ -104,8 +138,13 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         )
 
     def get_num_tokens(self, model: str, credentials: dict, texts: list[str]) -> list[int]:
-        """Return each text's token count, estimated offline."""
-        return [common.estimate_tokens(text) for text in texts]
+        """Return each text's token count: the server's where it has a tokenizer, else estimated offline."""
+        tokenizer = common.Tokenizer(credentials, common.model_uid(credentials, model))
+        counts = []
+        for text in texts:
+            counted = tokenizer.count(text) if text else 0
+            counts.append(counted if counted is not None else common.estimate_tokens(text))
+        return counts
 
     def validate_credentials(self, model: str, credentials: dict) -> None:
         """Raise CredentialsValidateFailedError unless the server runs `model` as an embedding model.
@@ -143,14 +182,42 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         return common.ERROR_MAPPING
 
 
-def truncate(text: str, limit: int) -> str:
-    """Return the longest start of `text` estimated at no more than `limit` tokens.
+def fit(text: str, limit: int, tokenizer: common.Tokenizer, strict: bool = False) -> str:
+    """Return the start of `text` that the model takes whole: at most `limit` tokens.
 
-    Surrogate pairs are joined first (and lone surrogates replaced), so the cut never falls
-    inside a character and the text can be sent as UTF-8.
+    With the server's tokenizer the count is exact (special tokens included) and the cut is
+    refined in at most FIT_ROUNDS counts. Without it, the offline estimate decides, leaving room
+    for special tokens; with `strict`, the UTF-8 length does, which no tokenizer's count exceeds.
     """
+    text = whole_characters(text)
+    if len(text.encode("utf-8")) + SPECIAL_TOKENS <= limit:
+        return text  # fits whatever the tokenizer: no need to ask the server
+    head = text[: limit * CHARS_PER_TOKEN_MAX]
+    counted = tokenizer.count(head)
+    for _ in range(FIT_ROUNDS):
+        if counted is None:
+            break
+        if counted <= limit:
+            return head
+        head = head[: max(1, int(len(head) * limit / counted * 0.97))]
+        counted = tokenizer.count(head)
+    if counted is not None and counted <= limit:
+        return head
+    if strict or counted is not None:
+        return head.encode("utf-8")[: max(1, limit - SPECIAL_TOKENS)].decode("utf-8", "ignore")
+    return truncate(head, limit - SPECIAL_TOKENS)
+
+
+def whole_characters(text: str) -> str:
+    """`text` with surrogate pairs joined (and lone surrogates replaced), so it can be cut and sent as UTF-8."""
     if SURROGATE.search(text):
         text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def truncate(text: str, limit: int) -> str:
+    """Return the longest start of `text` estimated at no more than `limit` tokens."""
+    text = whole_characters(text)
     if common.estimate_tokens(text) <= limit:
         return text
     low, high = 0, len(text)

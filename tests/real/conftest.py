@@ -1,0 +1,100 @@
+"""The real-server tier: the baked plugin over the SDK's stdio runtime against real model servers.
+
+Fixtures for tests in this folder (every test here is marked `real` automatically):
+
+- `real_server`: parametrized over both servers ("xinference", "llama.cpp"); a servers.RealServer
+  with `url`, `api_key`, `models` (Dify model type -> the id the server knows it by), `version`,
+  and `credentials(model_type, **extra)` giving the model credentials a Dify user would save.
+  `xinference` and `llama_cpp` give one server each. All are started once per session, on
+  127.0.0.1, on ports picked at run time, and stopped at the end of the session.
+- `real_plugin`: the default plugin (llm, text-embedding, rerank), baked once, running as
+  `python -m main` over stdio exactly as the Dify daemon runs it (its tests/stdio_plugin.py);
+  `real_plugin.call(action, **data)` returns (streamed results, error or None).
+- `validated(plugin, server, model_type, **extra)`: validates that model as Dify does and
+  returns the credentials Dify would store.
+
+A new real-server test is a function taking `real_server` and `real_plugin`. Everything the
+servers need is built once into a cache outside the clone (tests/real/cache.py).
+"""
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from real import cache, servers
+
+HERE = Path(__file__).resolve().parent
+SERVERS = ("xinference", "llama.cpp")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "real: runs against real model servers (tests/real/; skip with --fast)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if HERE in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.real)
+            # One xdist worker runs the whole tier, so each server starts once per run.
+            item.add_marker(pytest.mark.xdist_group("real-servers"))
+
+
+@pytest.fixture(scope="session")
+def real_workdir():
+    folder = Path(tempfile.mkdtemp(prefix="cdmp-real-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def real_models():
+    return cache.models()
+
+
+@pytest.fixture(scope="session")
+def xinference(real_models, real_workdir):
+    server = servers.start_xinference(cache.xinference(), real_models, real_workdir / "xinference")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def llama_cpp(real_models, real_workdir):
+    server = servers.start_llama(cache.llama_cpp(), real_models, real_workdir / "llama.cpp")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", params=SERVERS)
+def real_server(request):
+    return request.getfixturevalue("xinference" if request.param == "xinference" else "llama_cpp")
+
+
+@pytest.fixture(scope="session")
+def real_plugin(bake):
+    plugin_dir = bake("default")
+    spec = importlib.util.spec_from_file_location("real_stdio_plugin", plugin_dir / "tests" / "stdio_plugin.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+    running = module.PluginProcess()
+    yield running
+    running.stop()
+
+
+def validated(plugin, server: servers.RealServer, model_type: str, **extra: str) -> dict:
+    """Validate the server's model of `model_type` as Dify does; return the credentials Dify stores."""
+    results, error = plugin.call(
+        "validate_model_credentials",
+        model_type=model_type,
+        model=f"{model_type}-model",
+        credentials=server.credentials(model_type, **extra),
+    )
+    assert error is None, error
+    assert results and results[0]["result"] is True, results
+    return results[0]["credentials"]
+
