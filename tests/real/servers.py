@@ -320,10 +320,10 @@ def _register_and_launch(url: str, token: str, models: Path, log: Path) -> None:
 # --- llama.cpp's llama-server in router mode ------------------------------------------------------
 
 LLAMA_IDS = {"llm": "smollm2", "text-embedding": "minilm", "rerank": "minilm-rerank"}
-LLAMA_CONTEXT = {"llm": 2048, "text-embedding": 256, "rerank": 256}
+LLAMA_CONTEXT = {"llm": 2048, "text-embedding": 512, "rerank": 512}  # the last two: llama.cpp's defaults
 
 
-def start_llama(llama: Path, models: Path, work: Path) -> RealServer:
+def start_llama(llama: Path, models: Path, gguf: Path, work: Path) -> RealServer:
     """One router `llama-server` on one port serving the chat, embedding and rerank models."""
     work.mkdir(parents=True, exist_ok=True)
     log = work / "server.log"
@@ -332,12 +332,9 @@ def start_llama(llama: Path, models: Path, work: Path) -> RealServer:
         "version = 1\n\n"
         "[*]\nthreads = 1\nparallel = 1\nload-on-startup = true\n\n"
         f"[{LLAMA_IDS['llm']}]\nmodel = {models / 'smollm2' / 'SmolLM2-135M-Instruct.Q4_1.gguf'}\n"
-        f"jinja = true\nc = {LLAMA_CONTEXT['llm']}\n\n"
-        f"[{LLAMA_IDS['text-embedding']}]\nmodel = {models / 'minilm-f32.gguf'}\nembeddings = true\n"
-        f"c = {LLAMA_CONTEXT['text-embedding']}\nb = {LLAMA_CONTEXT['text-embedding']}\n"
-        f"ub = {LLAMA_CONTEXT['text-embedding']}\n\n"
-        f"[{LLAMA_IDS['rerank']}]\nmodel = {models / 'rerank-f32.gguf'}\nreranking = true\n"
-        f"c = {LLAMA_CONTEXT['rerank']}\nb = {LLAMA_CONTEXT['rerank']}\nub = {LLAMA_CONTEXT['rerank']}\n"
+        f"jinja = true\nthreads = 2\nc = {LLAMA_CONTEXT['llm']}\n\n"
+        f"[{LLAMA_IDS['text-embedding']}]\nmodel = {gguf / 'minilm-f32.gguf'}\nembeddings = true\n\n"
+        f"[{LLAMA_IDS['rerank']}]\nmodel = {gguf / 'rerank-f32.gguf'}\nreranking = true\n"
     )
     api_key = "sk-llama-" + secrets.token_hex(12)
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
@@ -347,11 +344,16 @@ def start_llama(llama: Path, models: Path, work: Path) -> RealServer:
         process = start_bounded(
             [
                 str(llama / "bin" / "llama-server"),
-                "--host", "127.0.0.1",
-                "--port", str(port),
-                "--api-key", api_key,
-                "--models-preset", str(preset),
-                "--models-max", "3",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--api-key",
+                api_key,
+                "--models-preset",
+                str(preset),
+                "--models-max",
+                "3",
                 "--no-webui",
             ],
             log,
@@ -393,8 +395,6 @@ def _wait_models_loaded(url: str, api_key: str, log: Path) -> None:
         states = {m.get("id"): (m.get("status") or {}).get("value") for m in body.get("data", [])}
         if all(states.get(uid) == "loaded" for uid in LLAMA_IDS.values()):
             return
-        if any(states.get(uid) in ("failed", "unloaded") for uid in LLAMA_IDS.values()) and time.monotonic() > deadline - START_LIMIT + 60:
-            break
         time.sleep(1)
     raise RuntimeError(f"llama-server models not loaded: {states}\n{tail(log)}")
 

@@ -7,6 +7,7 @@ in the `_invoke` methods. Everything raised from here is already one of Dify's e
 
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -336,15 +337,22 @@ class TypeCheck(NamedTuple):
     answered: Callable[[httpx.Response], bool]  # the answer has that type's shape
 
 
-def _listed(key: str, item: str | None = None) -> Callable[[httpx.Response], bool]:
+def _listed(key: str) -> Callable[[httpx.Response], bool]:
     def check(response: httpx.Response) -> bool:
         body = _json_or_none(response)
         found = body.get(key) if isinstance(body, dict) else None
-        if not isinstance(found, list) or not found:
-            return False
-        return item is None or (isinstance(found[0], dict) and bool(found[0].get(item)))
+        return isinstance(found, list) and bool(found)
 
     return check
+
+
+def _embedding(response: httpx.Response) -> bool:
+    """A vector that is not all zeros: llama.cpp answers a rerank model's embeddings with zeros."""
+    body = _json_or_none(response)
+    data = body.get("data") if isinstance(body, dict) else None
+    first = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
+    vector = first.get("embedding")
+    return isinstance(vector, list) and any(isinstance(x, (int, float)) and x != 0 for x in vector)
 
 
 def _transcript(response: httpx.Response) -> bool:
@@ -391,7 +399,7 @@ def type_checks(credentials: Mapping[str, Any], uid: str) -> dict[str, TypeCheck
             "an embedding request for one word",
             "embeddings",
             {"json": {"model": uid, "input": [CHECK_TEXT]}},
-            _listed("data", "embedding"),
+            _embedding,
         ),
         "rerank": TypeCheck(
             "a rerank request for one document",
@@ -519,6 +527,79 @@ class Tokenizer:
         return body if found else None
 
 
+# -- Inputs that fit the model: cut by the server's tokenizer, else by estimate or UTF-8 length --
+
+SPECIAL_TOKENS = 2  # room for the markers a model adds around each text ([CLS] ... [SEP], BOS/EOS)
+CHARS_PER_TOKEN_MAX = 16  # no tokenizer packs more characters into a token on average
+FIT_ROUNDS = 4  # server token counts per text, at most, while cutting it to fit
+SURROGATE = re.compile("[\ud800-\udfff]")
+# How servers refuse an input longer than the model takes (llama.cpp, vLLM, TEI, Ollama), and
+# the limit some of them name in that message.
+TOO_LONG = re.compile(
+    r"too (large|long)|maximum context length|exceeds the (context|maximum|max)|must have less than \d+ tokens",
+    re.I,
+)
+SERVER_LIMIT = re.compile(r"(?:batch size|context length is|less than)\D{0,10}(\d+)", re.I)
+DEFAULT_INPUT_LIMIT = 512  # tokens, when a server refuses an input as too long without naming its limit
+
+
+def refused_as_too_long(error: InvokeError) -> int | None:
+    """The input limit (tokens) if `error` is a server refusing an input as too long, else None."""
+    message = str(error)
+    if not TOO_LONG.search(message):
+        return None
+    named = SERVER_LIMIT.search(message)
+    return int(named.group(1)) if named else DEFAULT_INPUT_LIMIT
+
+
+def fit(text: str, limit: int, tokenizer: Tokenizer, strict: bool = False) -> str:
+    """Return the start of `text` that the model takes whole: at most `limit` tokens.
+
+    With the server's tokenizer the count is exact (special tokens included) and the cut is
+    refined in at most FIT_ROUNDS counts. Without it, the offline estimate decides, leaving room
+    for special tokens; with `strict`, the UTF-8 length does, which no tokenizer's count exceeds.
+    """
+    text = whole_characters(text)
+    if len(text.encode("utf-8")) + SPECIAL_TOKENS <= limit:
+        return text  # fits whatever the tokenizer: no need to ask the server
+    head = text[: limit * CHARS_PER_TOKEN_MAX]
+    counted = tokenizer.count(head)
+    for _ in range(FIT_ROUNDS):
+        if counted is None:
+            break
+        if counted <= limit:
+            return head
+        head = head[: max(1, int(len(head) * limit / counted * 0.97))]
+        counted = tokenizer.count(head)
+    if counted is not None and counted <= limit:
+        return head
+    if strict or counted is not None:
+        return head.encode("utf-8")[: max(1, limit - SPECIAL_TOKENS)].decode("utf-8", "ignore")
+    return truncate(head, limit - SPECIAL_TOKENS)
+
+
+def whole_characters(text: str) -> str:
+    """`text` with surrogate pairs joined (and lone surrogates replaced), so it can be cut and sent as UTF-8."""
+    if SURROGATE.search(text):
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def truncate(text: str, limit: int) -> str:
+    """Return the longest start of `text` estimated at no more than `limit` tokens."""
+    text = whole_characters(text)
+    if estimate_tokens(text) <= limit:
+        return text
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if estimate_tokens(text[:middle]) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low]
+
+
 def model_uid(credentials: Mapping[str, Any], model: str) -> str:
     """The id to send to the server: the model UID answer, else the model's name in Dify."""
     return str(credentials.get("model_uid") or model).strip()
@@ -538,15 +619,31 @@ def excerpt(body: Any) -> str:
     return json.dumps(body, ensure_ascii=False)[:200]
 
 
-def estimate_tokens(text: str) -> int:
-    """An offline token estimate: about four ASCII characters, or one other character, per token.
+# Pieces a tokenizer splits text at: letter runs, digit runs, line breaks, spaces, one other
+# character (CJK, accents, emoji) or one punctuation mark.
+TOKEN_PIECES = re.compile(r"[A-Za-z]+|[0-9]+|\n\s*|[ \t]+|[^\x00-\x7f]|[^\sA-Za-z0-9]")
+LETTERS_PER_TOKEN = 6  # a word of up to 6 letters is one token; longer ones split
+TOKENS_PER_DIGIT = 0.75  # digits go one by one (BPE) or in short groups (WordPiece)
 
-    The SDK's GPT-2 estimate downloads its tokenizer on first use, which fails offline.
+
+def estimate_tokens(text: str) -> int:
+    """An offline token estimate, for when the server has no tokenizer to ask.
+
+    Measured against SmolLM2's byte-level BPE and MiniLM's WordPiece (docs/real-servers.md): within
+    ±30% on prose, code, hex IDs, URLs and tables; one token per CJK character, which is right for
+    WordPiece and multilingual vocabularies but about half of what English-only ones use. The
+    SDK's GPT-2 estimate downloads its tokenizer on first use, which fails offline.
     """
-    if not text:
-        return 0
-    ascii_chars = sum(1 for ch in text if ord(ch) < 128)
-    return max(1, math.ceil(ascii_chars / 4) + (len(text) - ascii_chars))
+    count = 0.0
+    for piece in TOKEN_PIECES.findall(text):
+        first = piece[0]
+        if first.isascii() and first.isalpha():
+            count += math.ceil(len(piece) / LETTERS_PER_TOKEN)
+        elif first.isdigit():
+            count += len(piece) * TOKENS_PER_DIGIT
+        elif first not in " \t":
+            count += 1  # a line break, a mark, or a non-ASCII character
+    return max(1, math.ceil(count)) if text else 0
 
 
 # Errors that can escape without passing through the functions above (e.g. a bug while

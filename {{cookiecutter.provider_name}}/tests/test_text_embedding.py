@@ -19,8 +19,8 @@ from dify_plugin.errors.model import (
 )
 from fake_server import vector
 
-from models.common import estimate_tokens
-from models.text_embedding.text_embedding import SPECIAL_TOKENS, {{ plan.class_name("text-embedding") }}
+from models.common import SPECIAL_TOKENS, estimate_tokens
+from models.text_embedding.text_embedding import {{ plan.class_name("text-embedding") }}
 
 EMBEDDINGS = "/v1/embeddings"
 UID = "embed-model"
@@ -130,13 +130,15 @@ def test_embedding_usage_is_estimated_when_the_server_reports_none(embedder, ser
     assert result.usage.total_tokens == sum(estimate_tokens(text) for text in texts)
 
 
-def test_get_num_tokens_is_an_offline_estimate(embedder, server, credentials):
+def test_get_num_tokens_estimates_where_the_server_has_no_tokenizer(embedder, server, credentials):
     texts = ["hello world", "你好", ""]
 
     counts = embedder.get_num_tokens(UID, credentials(UID), texts)
+    again = embedder.get_num_tokens(UID, credentials(UID), texts)
 
-    assert counts == [estimate_tokens(text) for text in texts] == [3, 2, 0]
-    assert server.requests() == []
+    assert counts == again == [estimate_tokens(text) for text in texts] == [2, 2, 0]
+    asked = [r["path"] for r in server.requests()]
+    assert asked in ([], ["/tokenize"])  # once per connection and model, remembered after that
 
 
 def test_schema_takes_context_size_and_max_chunks_from_credentials(embedder):

@@ -6,7 +6,6 @@ then sent `max_chunks` at a time, one request per batch. Connections, auth and e
 models/common.py.
 """
 
-import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -29,17 +28,6 @@ from models import common
 EMBEDDINGS_PATH = "embeddings"
 DEFAULT_CONTEXT_SIZE = 512
 DEFAULT_MAX_CHUNKS = 32
-SPECIAL_TOKENS = 2  # room for the markers a model adds around each text ([CLS] ... [SEP], BOS/EOS)
-CHARS_PER_TOKEN_MAX = 16  # no tokenizer packs more characters into a token on average
-FIT_ROUNDS = 4  # server token counts per text, at most, while cutting it to fit
-SURROGATE = re.compile("[\ud800-\udfff]")
-# How servers refuse an input longer than the model takes (llama.cpp, vLLM, TEI, Ollama), and
-# the limit some of them name in that message.
-TOO_LONG = re.compile(
-    r"too (large|long)|maximum context length|exceeds the (context|maximum|max)|must have less than \d+ tokens",
-    re.I,
-)
-SERVER_LIMIT = re.compile(r"(?:batch size|context length is|less than)\D{0,10}(\d+)", re.I)
 
 
 class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
@@ -57,7 +45,7 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         context_size = self._get_context_size(model, credentials)
         max_chunks = max(1, self._get_max_chunks(model, credentials))
         tokenizer = common.Tokenizer(credentials, common.model_uid(credentials, model))
-        inputs = [fit(text, context_size, tokenizer) for text in texts]
+        inputs = [common.fit(text, context_size, tokenizer) for text in texts]
         embeddings: list[list[float]] = []
         tokens = 0
         for start in range(0, len(inputs), max_chunks):
@@ -80,12 +68,11 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         try:
             return self._embed(model, credentials, batch)
         except (InvokeBadRequestError, InvokeServerUnavailableError) as error:
-            if not TOO_LONG.search(str(error)):
+            named = common.refused_as_too_long(error)
+            if named is None:
                 raise
-            named = SERVER_LIMIT.search(str(error))
-            if named and SPECIAL_TOKENS < int(named.group(1)) < limit:
-                limit = int(named.group(1))
-            shorter = [fit(text, limit, tokenizer, strict=True) for text in batch]
+            limit = min(limit, named) if named > common.SPECIAL_TOKENS else limit
+            shorter = [common.fit(text, limit, tokenizer, strict=True) for text in batch]
             if shorter == batch:
                 raise
             return self._embed(model, credentials, shorter)
@@ -180,54 +167,6 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
     def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
         """Return which exceptions become which Dify errors (see models/common.py)."""
         return common.ERROR_MAPPING
-
-
-def fit(text: str, limit: int, tokenizer: common.Tokenizer, strict: bool = False) -> str:
-    """Return the start of `text` that the model takes whole: at most `limit` tokens.
-
-    With the server's tokenizer the count is exact (special tokens included) and the cut is
-    refined in at most FIT_ROUNDS counts. Without it, the offline estimate decides, leaving room
-    for special tokens; with `strict`, the UTF-8 length does, which no tokenizer's count exceeds.
-    """
-    text = whole_characters(text)
-    if len(text.encode("utf-8")) + SPECIAL_TOKENS <= limit:
-        return text  # fits whatever the tokenizer: no need to ask the server
-    head = text[: limit * CHARS_PER_TOKEN_MAX]
-    counted = tokenizer.count(head)
-    for _ in range(FIT_ROUNDS):
-        if counted is None:
-            break
-        if counted <= limit:
-            return head
-        head = head[: max(1, int(len(head) * limit / counted * 0.97))]
-        counted = tokenizer.count(head)
-    if counted is not None and counted <= limit:
-        return head
-    if strict or counted is not None:
-        return head.encode("utf-8")[: max(1, limit - SPECIAL_TOKENS)].decode("utf-8", "ignore")
-    return truncate(head, limit - SPECIAL_TOKENS)
-
-
-def whole_characters(text: str) -> str:
-    """`text` with surrogate pairs joined (and lone surrogates replaced), so it can be cut and sent as UTF-8."""
-    if SURROGATE.search(text):
-        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
-
-
-def truncate(text: str, limit: int) -> str:
-    """Return the longest start of `text` estimated at no more than `limit` tokens."""
-    text = whole_characters(text)
-    if common.estimate_tokens(text) <= limit:
-        return text
-    low, high = 0, len(text)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if common.estimate_tokens(text[:middle]) <= limit:
-            low = middle
-        else:
-            high = middle - 1
-    return text[:low]
 
 
 def numbers(value: Any) -> list[float] | None:
