@@ -43,7 +43,7 @@ class RealServer:
     models: dict[str, str]
     process: subprocess.Popen = field(repr=False)
     log: Path = field(repr=False)
-    facts: dict[str, Any] = field(default_factory=dict)  # what tests may rely on per server
+    facts: dict[str, Any] = field(default_factory=dict)  # e.g. "tokenizer": whether it has POST /tokenize
 
     @property
     def port(self) -> int:
@@ -211,7 +211,7 @@ def start_xinference(venv: Path, models: Path, home: Path) -> RealServer:
         models=dict(XINFERENCE_UIDS),
         process=process,
         log=log,
-        facts={"admin_token": token},
+        facts={"admin_token": token, "tokenizer": False},
     )
 
 
@@ -383,7 +383,7 @@ def start_llama(llama: Path, models: Path, gguf: Path, work: Path) -> RealServer
         models=dict(LLAMA_IDS),
         process=process,
         log=log,
-        facts={"context": dict(LLAMA_CONTEXT)},
+        facts={"context": dict(LLAMA_CONTEXT), "tokenizer": True},
     )
 
 

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from real.conftest import validated
+from real.test_real_tokens import server_count
 from real.texts import KINDS, sample
 
 HELLO_WORLD = (-0.03448, 0.03102, 0.00673)  # all-MiniLM-L6-v2's first values for "hello world"
@@ -32,8 +33,8 @@ def cosine(a, b) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
 
 
-def test_validation_stores_the_models_input_limit(real_server, embedder):
-    assert embedder["context_size"] == "256", embedder
+def test_validation_stores_the_input_limit_xinference_describes(xinference, real_plugin):
+    assert validated(real_plugin, xinference, "text-embedding")["context_size"] == "256"
 
 
 def test_vectors_are_the_models_own_and_come_back_in_order(real_server, real_plugin, embedder):
@@ -72,22 +73,19 @@ def test_a_long_text_is_embedded_from_its_start(real_server, real_plugin, embedd
     assert cosine(long, short) > 0.8  # the cut keeps the beginning, not some other part
 
 
-def test_token_counts_are_the_servers_where_it_has_a_tokenizer(real_server, real_plugin, embedder):
+def test_token_counts_are_the_servers_own_where_it_has_a_tokenizer(llama_cpp, real_plugin):
     texts = ["hello world", sample("code", 400), sample("cjk", 100)]
 
     [counted], error = real_plugin.call(
         "get_text_embedding_num_tokens",
         model_type="text-embedding",
         model="text-embedding-model",
-        credentials=embedder,
+        credentials=llama_cpp.credentials("text-embedding"),
         texts=texts,
     )
 
     assert error is None, error
-    counts = counted["num_tokens"]
-    assert len(counts) == 3 and all(c > 0 for c in counts)
-    if "tokenize" in real_server.facts:
-        assert counts == [real_server.facts["tokenize"]("text-embedding", t) for t in texts]
+    assert counted["num_tokens"] == [server_count(llama_cpp, "text-embedding", text) for text in texts]
 
 
 def test_a_wrong_key_is_an_authorization_error(real_server, real_plugin, embedder):

@@ -1,5 +1,6 @@
 """The plugin's offline token estimate against real tokenizers (llama.cpp's /tokenize with SmolLM2's
-byte-level BPE and MiniLM's WordPiece): within ±30% on prose, code and CJK, and said where not."""
+byte-level BPE and MiniLM's WordPiece): within ±30% on prose, code, hex IDs, URLs, tables and CJK,
+except where documented."""
 
 import json
 import subprocess
@@ -10,15 +11,18 @@ import pytest
 from real.servers import http
 from real.texts import KINDS, sample
 
-HONEST = 0.30  # the estimate's promised error on prose, code and CJK
-PROMISED = ("prose", "code", "cjk")
+HONEST = (0.7, 1.3)  # estimate / real count promised on every kind of text...
+# ...but CJK with an English-only vocabulary, which splits a character into about two tokens:
+# docs/real-servers.md and estimate_tokens' docstring say the estimate is then about half.
+DOCUMENTED = {("SmolLM2 BPE", "cjk"): (0.4, 0.7)}
 
 
-def server_count(server, model_type: str, text: str) -> int:
+def server_count(server, model_type: str, text: str, add_special: bool = True) -> int:
+    """The tokens llama.cpp's own tokenizer makes of `text` for that model."""
     status, body = http(
         "POST",
         f"{server.url}/tokenize",
-        {"model": server.models[model_type], "content": text, "add_special": False},
+        {"model": server.models[model_type], "content": text, "add_special": add_special},
         server.api_key,
     )
     assert status == 200, body
@@ -51,13 +55,14 @@ def ratios(llama_cpp, bake):
     for kind, samples in texts.items():
         guessed = estimates(bake("default"), samples)
         for model_type, name in (("llm", "SmolLM2 BPE"), ("text-embedding", "MiniLM WordPiece")):
-            real = [server_count(llama_cpp, model_type, text) for text in samples]
+            real = [server_count(llama_cpp, model_type, text, add_special=False) for text in samples]
             found[name, kind] = sum(guessed) / sum(real)
     print("\nestimate / real tokens:", json.dumps({f"{n} {k}": round(r, 2) for (n, k), r in found.items()}))
     return found
 
 
-@pytest.mark.parametrize("kind", PROMISED)
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("tokenizer", ["SmolLM2 BPE", "MiniLM WordPiece"])
-def test_the_offline_estimate_is_within_30_percent_on_prose_code_and_cjk(ratios, tokenizer, kind):
-    assert 1 - HONEST <= ratios[tokenizer, kind] <= 1 + HONEST, ratios[tokenizer, kind]
+def test_the_offline_estimate_is_within_30_percent_or_as_documented(ratios, tokenizer, kind):
+    low, high = DOCUMENTED.get((tokenizer, kind), HONEST)
+    assert low <= ratios[tokenizer, kind] <= high, ratios[tokenizer, kind]
