@@ -1,6 +1,6 @@
 """The real-server tier: the baked plugin over the SDK's stdio runtime against real model servers.
 
-Fixtures for tests in this folder (every test here is marked `real` automatically):
+Fixtures for tests in this folder:
 
 - `real_server`: parametrized over both servers ("xinference", "llama.cpp"); a servers.RealServer
   with `url`, `api_key`, `models` (Dify model type -> the id the server knows it by), `version`,
@@ -13,7 +13,9 @@ Fixtures for tests in this folder (every test here is marked `real` automaticall
 - `validated(plugin, server, model_type, **extra)`: validates that model as Dify does and
   returns the credentials Dify would store.
 
-A new real-server test is a function taking `real_server` and `real_plugin`. Everything the
+A new real-server test is a function taking `real_server` and `real_plugin`, in a module here
+that sets `pytestmark = pytest.mark.real`: `tests/run.sh` runs the `real` tests in one process
+after the rest (so each server starts once per run), and `--fast` leaves them out. Everything the
 servers need is built once into a cache outside the clone (tests/real/cache.py).
 """
 
@@ -27,20 +29,11 @@ import pytest
 
 from real import cache, servers
 
-HERE = Path(__file__).resolve().parent
 SERVERS = ("xinference", "llama.cpp")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "real: runs against real model servers (tests/real/; skip with --fast)")
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if HERE in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.real)
-            # One xdist worker runs the whole tier, so each server starts once per run.
-            item.add_marker(pytest.mark.xdist_group("real-servers"))
 
 
 @pytest.fixture(scope="session")

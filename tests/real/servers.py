@@ -179,6 +179,7 @@ def start_xinference(venv: Path, models: Path, home: Path) -> RealServer:
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
         XINFERENCE_MODEL_SRC="huggingface",
+        XINFERENCE_ENABLE_VIRTUAL_ENV="0",  # engines run in this venv; no per-model installs
         NO_PROXY="127.0.0.1,localhost",
     )
     for attempt in range(3):

@@ -10,6 +10,9 @@ from real.conftest import validated
 from real.test_real_tokens import server_count
 from real.texts import KINDS, sample
 
+# Real servers: `tests/run.sh` runs these in one process, after the rest, so each starts once.
+pytestmark = pytest.mark.real
+
 HELLO_WORLD = (-0.03448, 0.03102, 0.00673)  # all-MiniLM-L6-v2's first values for "hello world"
 
 

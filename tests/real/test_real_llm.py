@@ -7,6 +7,9 @@ import pytest
 
 from real.conftest import validated
 
+# Real servers: `tests/run.sh` runs these in one process, after the rest, so each starts once.
+pytestmark = pytest.mark.real
+
 GREEDY = {"temperature": 0.0, "max_tokens": 16}
 COUNT = [{"role": "user", "content": "Count from 1 to 20, separated by commas."}]
 

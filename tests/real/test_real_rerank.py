@@ -8,6 +8,9 @@ import pytest
 from real.conftest import validated
 from real.texts import sample
 
+# Real servers: `tests/run.sh` runs these in one process, after the rest, so each starts once.
+pytestmark = pytest.mark.real
+
 QUERY = "Where do farmers move their animals when the river floods?"
 DOCS = [
     "Farmers moved their animals to the hills.",

@@ -11,6 +11,9 @@ import pytest
 from real.servers import http
 from real.texts import KINDS, sample
 
+# Real servers: `tests/run.sh` runs these in one process, after the rest, so each starts once.
+pytestmark = pytest.mark.real
+
 HONEST = (0.7, 1.3)  # estimate / real count promised on every kind of text...
 # ...but CJK with an English-only vocabulary, which splits a character into about two tokens:
 # docs/real-servers.md and estimate_tokens' docstring say the estimate is then about half.

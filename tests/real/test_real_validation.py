@@ -7,6 +7,9 @@ import pytest
 from real.conftest import validated
 from real.servers import TYPES
 
+# Real servers: `tests/run.sh` runs these in one process, after the rest, so each starts once.
+pytestmark = pytest.mark.real
+
 
 @pytest.mark.parametrize("model_type", TYPES)
 def test_each_model_validates_as_its_own_type(real_server, real_plugin, model_type):
