@@ -43,9 +43,10 @@ def test_validation_stores_the_input_limit_xinference_describes(xinference, real
 def test_vectors_are_the_models_own_and_come_back_in_order(real_server, real_plugin, embedder):
     texts = ["hello world", "a cat sat on the mat", "hello world", "stock markets fell sharply"]
 
-    [result], error = embed(real_plugin, embedder, texts)
+    results, error = embed(real_plugin, embedder, texts)
 
     assert error is None, error
+    [result] = results
     vectors = result["embeddings"]
     assert len(vectors) == len(texts) and {len(v) for v in vectors} == {384}
     assert vectors[0][:3] == pytest.approx(HELLO_WORLD, abs=2e-3)
@@ -59,9 +60,10 @@ def test_dense_texts_at_and_beyond_the_limit_embed_without_error(real_server, re
     """Around the limit (about 256 word pieces of that kind), and up to 20 times beyond it."""
     texts = [sample(kind, chars) for chars in (300, 600, 1000, 1400, 6000)] + ["hello world"]
 
-    [result], error = embed(real_plugin, {**embedder, "max_chunks": "3"}, texts)
+    results, error = embed(real_plugin, {**embedder, "max_chunks": "3"}, texts)
 
     assert error is None, error
+    [result] = results
     vectors = result["embeddings"]
     assert len(vectors) == len(texts) and {len(v) for v in vectors} == {384}
     assert vectors[-1][:3] == pytest.approx(HELLO_WORLD, abs=2e-3)  # order kept after any cut
@@ -69,9 +71,10 @@ def test_dense_texts_at_and_beyond_the_limit_embed_without_error(real_server, re
 
 def test_a_long_text_is_embedded_from_its_start(real_server, real_plugin, embedder):
     start = sample("prose", 600)
-    [result], error = embed(real_plugin, embedder, [start + sample("hex", 8000), start])
+    results, error = embed(real_plugin, embedder, [start + sample("hex", 8000), start])
 
     assert error is None, error
+    [result] = results
     long, short = result["embeddings"]
     assert cosine(long, short) > 0.8  # the cut keeps the beginning, not some other part
 
@@ -79,7 +82,7 @@ def test_a_long_text_is_embedded_from_its_start(real_server, real_plugin, embedd
 def test_token_counts_are_the_servers_own_where_it_has_a_tokenizer(llama_cpp, real_plugin):
     texts = ["hello world", sample("code", 400), sample("cjk", 100)]
 
-    [counted], error = real_plugin.call(
+    results, error = real_plugin.call(
         "get_text_embedding_num_tokens",
         model_type="text-embedding",
         model="text-embedding-model",
@@ -88,6 +91,7 @@ def test_token_counts_are_the_servers_own_where_it_has_a_tokenizer(llama_cpp, re
     )
 
     assert error is None, error
+    [counted] = results
     assert counted["num_tokens"] == [server_count(llama_cpp, "text-embedding", text) for text in texts]
 
 

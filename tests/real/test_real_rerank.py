@@ -41,7 +41,7 @@ def reranker(real_server, real_plugin):
 
 @pytest.fixture(scope="module")
 def full_ranking(real_plugin, reranker):
-    [result], error = rerank(real_plugin, reranker)
+    results, error = rerank(real_plugin, reranker)
     assert error is None, error
     return result["docs"]
 
@@ -55,27 +55,31 @@ def test_every_document_comes_back_once_best_first_with_its_text(full_ranking):
 
 
 def test_top_n_keeps_the_best(real_plugin, reranker, full_ranking):
-    [result], error = rerank(real_plugin, reranker, top_n=2)
+    results, error = rerank(real_plugin, reranker, top_n=2)
 
     assert error is None, error
+    [result] = results
+    [result] = results
     assert [d["index"] for d in result["docs"]] == [d["index"] for d in full_ranking[:2]]
 
 
 def test_score_threshold_drops_documents_below_it(real_plugin, reranker, full_ranking):
     middle = full_ranking[2]["score"]
 
-    [result], error = rerank(real_plugin, reranker, score_threshold=middle)
+    results, error = rerank(real_plugin, reranker, score_threshold=middle)
 
     assert error is None, error
+    [result] = results
     assert [d["index"] for d in result["docs"]] == [d["index"] for d in full_ranking if d["score"] >= middle]
 
 
 def test_documents_beyond_the_models_limit_are_ranked_without_error(real_plugin, reranker):
     docs = [sample("prose", 4000), sample("hex", 4000), sample("cjk", 2000), "short"]
 
-    [result], error = rerank(real_plugin, reranker, docs=docs)
+    results, error = rerank(real_plugin, reranker, docs=docs)
 
     assert error is None, error
+    [result] = results
     assert sorted(doc["index"] for doc in result["docs"]) == [0, 1, 2, 3]
 
 
