@@ -107,13 +107,14 @@ def test_token_count_matches_the_servers_own_count(real_server, real_plugin, cha
     ]
     results, error = invoke(real_plugin, chat, messages=messages, parameters={"temperature": 0.0, "max_tokens": 1})
     assert error is None, error
-    server_count = answer["delta"]["usage"]["prompt_tokens"]
+    server_count = results[0]["delta"]["usage"]["prompt_tokens"]
 
-    [counted], error = real_plugin.call(
+    results, error = real_plugin.call(
         "get_llm_num_tokens", model_type="llm", model="llm-model", credentials=chat, prompt_messages=messages, tools=[]
     )
 
     assert error is None, error
+    [counted] = results
     [answer] = results
     if real_server.facts.get("tokenizer"):
         assert counted["num_tokens"] == server_count

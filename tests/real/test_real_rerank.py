@@ -43,7 +43,7 @@ def reranker(real_server, real_plugin):
 def full_ranking(real_plugin, reranker):
     results, error = rerank(real_plugin, reranker)
     assert error is None, error
-    return result["docs"]
+    return results[0]["docs"]
 
 
 def test_every_document_comes_back_once_best_first_with_its_text(full_ranking):
