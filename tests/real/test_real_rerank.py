@@ -59,7 +59,6 @@ def test_top_n_keeps_the_best(real_plugin, reranker, full_ranking):
 
     assert error is None, error
     [result] = results
-    [result] = results
     assert [d["index"] for d in result["docs"]] == [d["index"] for d in full_ranking[:2]]
 
 
