@@ -107,7 +107,11 @@ def ignore_patterns(root: Path) -> list[IgnorePattern]:
     for name in (".difyignore", ".gitignore"):
         if (root / name).is_file():
             lines = (root / name).read_text(encoding="utf-8").split("\n")
-            return [IgnorePattern(line.strip()) for line in lines if line.strip() and not line.strip().startswith("#")]
+            return [
+                IgnorePattern(line.strip())
+                for line in lines
+                if line.strip() and not line.strip().startswith("#")
+            ]
     return []
 
 
@@ -128,7 +132,11 @@ def package_listing(root: Path) -> set[str]:
                 listing.add("/".join(parts))
 
     walk(root)
-    if not (root / "requirements.txt").exists() and (root / "pyproject.toml").exists() and (root / "uv.lock").exists():
+    if (
+        not (root / "requirements.txt").exists()
+        and (root / "pyproject.toml").exists()
+        and (root / "uv.lock").exists()
+    ):
         listing.add("requirements.txt")
     return listing
 
@@ -194,7 +202,12 @@ def test_package_holds_exactly_what_the_plugin_needs():
 @pytest.mark.parametrize(
     "junk",
     ["models/llm/llm.py.orig", "models/x.rej", "main.py~", ".DS_Store", "_assets/Thumbs.db", "debug.log"]
-    + [".idea/workspace.xml", ".vscode/settings.json", "models/.llm.py.swp", "__pycache__/main.cpython-312.pyc"]
+    + [
+        ".idea/workspace.xml",
+        ".vscode/settings.json",
+        "models/.llm.py.swp",
+        "__pycache__/main.cpython-312.pyc",
+    ]
     + [".env", ".venv/bin/python", ".pytest_cache/v/x", "dist/x.difypkg", "logs/today.txt", ".uv-cache/x"],
 )
 def test_debris_a_developer_leaves_behind_stays_out(junk, tmp_path):
@@ -209,7 +222,15 @@ def test_debris_a_developer_leaves_behind_stays_out(junk, tmp_path):
 
 def test_listing_follows_the_packagers_rules(tmp_path):
     """The rules of dify-plugin-daemon's decoder/fs.go Walk, on a tree made for them."""
-    for name in ("a.txt", "keep.log", "sub/tests/t.py", "tests", "docs/x.md", "deep/docs/y.md", "pyproject.toml"):
+    for name in (
+        "a.txt",
+        "keep.log",
+        "sub/tests/t.py",
+        "tests",
+        "docs/x.md",
+        "deep/docs/y.md",
+        "pyproject.toml",
+    ):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x\n", encoding="utf-8")
     (tmp_path / "uv.lock").write_text("version = 1\n", encoding="utf-8")
