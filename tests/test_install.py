@@ -9,7 +9,6 @@ plugin's DEVELOPMENT.md gives run word for word, offline, from that cache.
 """
 
 import importlib.util
-import json
 import os
 import re
 import shutil
@@ -19,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import NETWORK_NAMESPACE, offline_env
+from conftest import NETWORK_NAMESPACE, offline_env, registration
 from packaging.requirements import Requirement
 
 UV = Path(sys.executable).parent / "uv"
@@ -85,24 +84,6 @@ def unpack(plugin: Path, target: Path) -> Path:
     return target
 
 
-def registers(venv: Path, plugin_dir: Path, uv: Uv) -> str:
-    """Start the plugin with this venv as the daemon does; return the name it registers."""
-    process = subprocess.Popen(
-        [str(venv / "bin" / "python"), "-m", "main"],
-        cwd=plugin_dir,
-        env=uv.env | {"INSTALL_METHOD": "local"},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        line = process.stdout.readline()
-    finally:
-        process.kill()
-        process.wait(timeout=10)
-    return json.loads(line)["name"]
-
-
 def code_block(markdown: str, heading: str, index: int = 0) -> list[str]:
     """The lines of the index-th ```bash block under a `## heading` of a Markdown page."""
     section = markdown.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
@@ -142,7 +123,8 @@ def test_old_and_new_daemons_install_the_same_versions_and_the_plugin_starts(plu
     locked = [Requirement(line) for line in (plugin / "requirements.txt").read_text().splitlines()]
     assert installed == {f"{r.name}{r.specifier}" for r in locked if r.marker is None or r.marker.evaluate()}
     assert {"dify-plugin==0.10.2", "httpx==0.28.1"} <= installed
-    assert registers(old / ".venv", old, uv) == registers(new / ".venv", new, uv) == plugin.name
+    for unpacked in (old, new):
+        assert registration(unpacked / ".venv" / "bin" / "python", unpacked, uv.env)["name"] == plugin.name
     sizes = [sum(f.stat().st_size for f in (d / ".venv").rglob("*") if f.is_file()) >> 20 for d in (old, new)]
     times = ", ".join(f"{k}: {v:.1f} s" for k, v in uv.figures.items())
     print(f"{len(installed)} packages in both venvs ({sizes[0]} MiB, {sizes[1]} MiB); {times}")

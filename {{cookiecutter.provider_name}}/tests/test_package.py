@@ -150,7 +150,7 @@ def local_imports(source: Path) -> set[Path]:
             modules = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
-            if node.level:  # relative: `from . import x` in models/llm/llm.py is models.llm.x
+            if node.level:  # relative: `from . import x` in models/a/b.py is models.a.x
                 package = source.relative_to(ROOT).parent.parts
                 base = ".".join([*package[: len(package) - node.level + 1], *([base] if base else [])])
             modules = [base] + [f"{base}.{alias.name}" for alias in node.names]
@@ -201,11 +201,11 @@ def test_package_holds_exactly_what_the_plugin_needs():
 
 @pytest.mark.parametrize(
     "junk",
-    ["models/llm/llm.py.orig", "models/x.rej", "main.py~", ".DS_Store", "_assets/Thumbs.db", "debug.log"]
+    ["models/a/b.py.orig", "models/x.rej", "main.py~", ".DS_Store", "_assets/Thumbs.db", "debug.log"]
     + [
         ".idea/workspace.xml",
         ".vscode/settings.json",
-        "models/.llm.py.swp",
+        "models/.b.py.swp",
         "__pycache__/main.cpython-312.pyc",
     ]
     + [".env", ".venv/bin/python", ".pytest_cache/v/x", "dist/x.difypkg", "logs/today.txt", ".uv-cache/x"],

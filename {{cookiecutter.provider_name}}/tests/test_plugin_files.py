@@ -19,6 +19,7 @@ from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
 PROVIDER_YAML = "provider/{{ plan.provider }}.yaml"
+MODEL_TYPES = {{ plan.type_names | tojson }}
 CONNECT_TIMEOUT = 10  # models/common.py caps each connection attempt at 10 s
 
 
@@ -60,14 +61,13 @@ def test_repository_link_is_in_manifest_and_readme_or_in_neither():
 def test_provider_yaml_is_valid_and_lists_existing_sources(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(ROOT)  # predefined model globs are relative to the plugin root
     provider = ModelProviderConfiguration(**load(PROVIDER_YAML))
-    expected_types = {{ plan.type_names | tojson }}
-    assert [t.value for t in provider.supported_model_types] == expected_types
+    assert [t.value for t in provider.supported_model_types] == MODEL_TYPES
     sources = [provider.extra.python.provider_source, *provider.extra.python.model_sources]
     assert all((ROOT / source).is_file() for source in sources)
     icons = (provider.icon_small, provider.icon_large, provider.icon_small_dark, provider.icon_large_dark)
     assert all(icon is not None and (ROOT / "_assets" / icon.en_us).is_file() for icon in icons)
 {% if plan.predefined %}
-    assert {m.model_type.value for m in provider.models} == set(expected_types)
+    assert {m.model_type.value for m in provider.models} == set(MODEL_TYPES)
 
 
 def test_each_type_names_its_position_file_as_the_daemon_reads_it(monkeypatch: pytest.MonkeyPatch):
@@ -135,7 +135,7 @@ FAKE_MODEL = {
 }
 
 
-@pytest.mark.parametrize("model_type", {{ plan.type_names | tojson }})
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
 def test_a_model_without_model_uid_is_validated_under_its_own_name(model_type, plugin, server):
     results, error = plugin.call(
         "validate_model_credentials",
