@@ -16,12 +16,26 @@ if [ "${1:-}" = "--fast" ]; then
   shift
 fi
 
+if [ "$fast" = no ]; then
+  # The real tier's servers and models, built into a cache outside the clone while the rest runs
+  # (a no-op when they are there already); tests/real/cache.py waits for this build if needed.
+  build_log="$(mktemp "${TMPDIR:-/tmp}/real-cache-build.XXXXXX")"
+  .venv/bin/python tests/real/cache.py > "$build_log" 2>&1 &
+  builder=$!
+fi
+
 # Everything but the real tier, on two workers.
 status=0
 .venv/bin/python -m pytest -n 2 -m "not real" "$@" || status=$?
 if [ "$fast" = yes ]; then
   exit "$status"
 fi
+if ! wait "$builder"; then
+  tail -n 40 "$build_log"
+  echo "tests/run.sh: building the real servers failed; the whole log is $build_log" >&2
+  exit 1
+fi
+rm -f "$build_log"
 
 # The real tier in one process, so each server starts once; pytest's 5 means "nothing selected",
 # e.g. `bash tests/run.sh tests/real` selects nothing for the first run.

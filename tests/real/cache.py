@@ -25,6 +25,7 @@ import tarfile
 import time
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -266,9 +267,20 @@ def _offline() -> dict[str, str]:
     return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
+def build_all() -> None:
+    """Every entry: llama.cpp compiles while Xinference installs, then the models are converted."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        llama = pool.submit(llama_cpp)
+        xinference_models = pool.submit(lambda: (xinference(), models()))
+        llama.result(), xinference_models.result()
+    print(gguf_models())
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--where"]:
         print(cache_root())
-    else:
-        for part in sys.argv[1:] or ["xinference", "models", "llama_cpp", "gguf_models"]:
+    elif sys.argv[1:]:
+        for part in sys.argv[1:]:
             print(globals()[part]())
+    else:
+        build_all()
