@@ -171,6 +171,23 @@ def test_validation_keeps_context_size_when_the_server_does_not_describe_models(
     embedder.validate_credentials(UID, given)
 
     assert given["context_size"] == "8192"
+    [check] = server.requests(EMBEDDINGS)  # no description: one small real request of this type
+    assert check["json"]["input"] == ["Hi"]
+
+
+def test_without_a_description_a_model_answering_as_another_type_is_refused_naming_it(
+    embedder, server, credentials
+):
+    server.control("config", {"describe": False})
+    server.fault(EMBEDDINGS, status=500, body={"detail": "the current context does not support embeddings"})
+
+    with raises_dify_error(CredentialsValidateFailedError, server.port) as caught:
+        embedder.validate_credentials(UID, credentials(UID, api_key=API_KEY))
+
+    message = str(caught.value)
+    assert "is an llm model, not a text-embedding model" in message
+    assert "does not support embeddings" in message  # what failed, in the server's words
+    assert [r["path"] for r in server.requests()][-2:] == [EMBEDDINGS, "/v1/chat/completions"]
 
 
 @pytest.mark.parametrize("case", ["unknown uid", "wrong model type", "wrong api key", "connection refused"])
