@@ -36,6 +36,32 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "real: runs against real model servers (tests/real/; skip with --fast)")
 
 
+_outcomes: dict[str, dict[str, str]] = {}  # case -> {server or "-": outcome}
+
+
+def pytest_runtest_logreport(report):
+    """Remember each real-tier case's outcome, by server, for the table printed at the end."""
+    if "tests/real/" not in report.nodeid or (report.when != "call" and report.passed):
+        return
+    name, _, params = report.nodeid.split("::", 1)[1].partition("[")
+    server = next((s for s in SERVERS if params.startswith(s)), "-")
+    rest = params.removeprefix(server).strip("-]")
+    case = f"{name}[{rest}]" if rest else name
+    outcome = "skipped" if report.skipped else ("passed" if report.passed else "FAILED")
+    cell = _outcomes.setdefault(case, {})
+    if cell.get(server) != "FAILED":
+        cell[server] = outcome
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _outcomes:
+        return
+    terminalreporter.section("real-server cases")
+    for case, cells in _outcomes.items():
+        row = "  ".join(f"{server}: {cells[server]}" for server in ("-", *SERVERS) if server in cells)
+        terminalreporter.write_line(f"{case}  {row}")
+
+
 @pytest.fixture(scope="session")
 def real_workdir():
     folder = Path(tempfile.mkdtemp(prefix="cdmp-real-"))
