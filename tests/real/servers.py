@@ -9,7 +9,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -137,6 +136,25 @@ def http(
         return status, raw.decode(errors="replace")
 
 
+def start_on_free_port(command, path: str, log: Path, env, cwd: Path | None = None, limit: float = START_LIMIT):
+    """Start `command(port)` on a free port and wait until `path` answers; returns (process, url).
+
+    The port is free when picked but another process may take it first: then try another one.
+    """
+    for attempt in range(3):
+        port = free_port()
+        process = start_bounded(command(port), log, env, cwd)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_up(process, f"{url}{path}", log, limit)
+            return process, url
+        except RuntimeError:
+            stop_group(process)
+            if attempt == 2 or not re.search(r"address already in use|couldn't bind|bind", tail(log), re.I):
+                raise
+    raise AssertionError("unreachable")
+
+
 def wait_until_up(process: subprocess.Popen, url: str, log: Path, limit: float = START_LIMIT) -> None:
     """Wait until `url` answers anything over HTTP; fail with the log's tail if the server dies."""
     deadline = time.monotonic() + limit
@@ -182,19 +200,8 @@ def start_xinference(venv: Path, models: Path, home: Path) -> RealServer:
         XINFERENCE_ENABLE_VIRTUAL_ENV="0",  # engines run in this venv; no per-model installs
         NO_PROXY="127.0.0.1,localhost",
     )
-    for attempt in range(3):
-        port = free_port()
-        process = start_bounded(
-            [str(venv / "bin" / "xinference-local"), "--host", "127.0.0.1", "--port", str(port)], log, env
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_up(process, f"{url}/v1/cluster/auth", log)
-            break
-        except RuntimeError:
-            stop_group(process)
-            if attempt == 2 or "address already in use" not in tail(log).lower():
-                raise
+    xinference_local = [str(venv / "bin" / "xinference-local"), "--host", "127.0.0.1", "--port"]
+    process, url = start_on_free_port(lambda port: [*xinference_local, str(port)], "/v1/cluster/auth", log, env)
     try:
         token = _xinference_admin(url, log)
         key = must(http("POST", f"{url}/v1/admin/keys", {"name": "real-tier"}, token), "create key", log)
@@ -340,35 +347,11 @@ def start_llama(llama: Path, models: Path, gguf: Path, work: Path) -> RealServer
     api_key = "sk-llama-" + secrets.token_hex(12)
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     env["LLAMA_CACHE"] = str(work / "hub-cache")  # nothing is downloaded; keep it out of ~ anyway
-    for attempt in range(3):
-        port = free_port()
-        process = start_bounded(
-            [
-                str(llama / "bin" / "llama-server"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--api-key",
-                api_key,
-                "--models-preset",
-                str(preset),
-                "--models-max",
-                "3",
-                "--no-webui",
-            ],
-            log,
-            env,
-            cwd=work,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_up(process, f"{url}/health", log, limit=60)
-            break
-        except RuntimeError:
-            stop_group(process)
-            if attempt == 2 or "bind" not in tail(log).lower():
-                raise
+    server = [str(llama / "bin" / "llama-server"), "--host", "127.0.0.1", "--api-key", api_key]
+    options = ["--models-preset", str(preset), "--models-max", "3", "--no-webui"]
+    process, url = start_on_free_port(
+        lambda port: [*server, "--port", str(port), *options], "/health", log, env, cwd=work, limit=60
+    )
     try:
         _wait_models_loaded(url, api_key, log)
         version = must(http("GET", f"{url}/props", token=api_key), "props", log)
@@ -398,10 +381,3 @@ def _wait_models_loaded(url: str, api_key: str, log: Path) -> None:
             return
         time.sleep(1)
     raise RuntimeError(f"llama-server models not loaded: {states}\n{tail(log)}")
-
-
-def which(name: str) -> str:
-    found = shutil.which(name)
-    if not found:
-        raise RuntimeError(f"{name} is not installed")
-    return found
