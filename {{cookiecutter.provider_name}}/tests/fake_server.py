@@ -73,10 +73,15 @@ def form_fields(content_type: str, raw: bytes) -> dict[str, str]:
     return fields
 
 
+WBITS = {"gzip": 31, "deflate": 15, "raw-deflate": -15}  # zlib's names for the Content-Encodings
+
+
 def compress(data: bytes, encoding: str) -> bytes:
-    """`data` in a Content-Encoding: gzip, deflate (zlib) or raw-deflate (deflate without header)."""
-    wbits = {"gzip": 31, "deflate": 15, "raw-deflate": -15}[encoding]
-    packer = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    """`data` in a Content-Encoding: gzip, deflate (zlib) or raw-deflate (deflate without its
+    header); any other name sends `data` as it is, labelled with that name."""
+    if encoding not in WBITS:
+        return data
+    packer = zlib.compressobj(6, zlib.DEFLATED, WBITS[encoding])
     return packer.compress(data) + packer.flush()
 
 
@@ -125,6 +130,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # TCP_NODELAY, as uvicorn and other real servers set it
     fault: dict[str, Any] | None = None  # the scripted fault for the request being answered
+    packer: Any = None  # compresses the chunks of the answer being sent, if the fault asks
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet test output
         pass
@@ -154,19 +160,30 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _start_chunked(self, content_type: str, status: int = 200, encoding: str | None = None) -> None:
-        self.send_response(status)
+    def _start_chunked(self, content_type: str, packed: bool = False) -> None:
+        """Start a chunked answer, compressed chunk by chunk if the fault asks for an `encoding`
+        (unless `packed`: the chunks come compressed already)."""
+        encoding = (self.fault or {}).get("encoding")
+        self.packer = None
+        self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")
         if encoding:
-            self.send_header("Content-Encoding", encoding)
+            self.send_header("Content-Encoding", "deflate" if encoding == "raw-deflate" else encoding)
+            if not packed:
+                self.packer = zlib.compressobj(6, zlib.DEFLATED, WBITS[encoding])
         self.end_headers()
 
     def _chunk(self, data: bytes) -> None:
+        if self.packer:
+            data = self.packer.compress(data) + self.packer.flush(zlib.Z_SYNC_FLUSH)
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
 
     def _end_chunked(self) -> None:
+        if self.packer:
+            rest = self.packer.flush()
+            self.wfile.write(f"{len(rest):x}\r\n".encode() + rest + b"\r\n")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
@@ -184,7 +201,7 @@ class Handler(BaseHTTPRequestHandler):
                 self._cut()
                 return
             line = event if isinstance(event, str) else json.dumps(event)
-            self._chunk(f"data: {line}\n\n".encode())
+            self._chunk(self._echo(f"data: {line}\n\n").encode())
             if (fault or {}).get("chunk_delay"):
                 time.sleep(fault["chunk_delay"])
         self._chunk(b"data: [DONE]\n\n")
@@ -219,16 +236,18 @@ class Handler(BaseHTTPRequestHandler):
             self._end_chunked()
             return True
         if "size" in fault:  # a body of this many bytes (after decompression)
-            encoding = fault.get("encoding")
-            pieces = huge_json(fault["size"], encoding)
+            content_type = fault.get("content_type", "application/json")
+            pieces = huge_json(fault["size"], fault.get("encoding"))
             if fault.get("chunked", True):
-                self._start_chunked("application/json", encoding=encoding)
+                self._start_chunked(content_type, packed=True)
                 for piece in pieces:
                     self._chunk(piece)
                 self._end_chunked()
                 return True
             self.send_response(200)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
+            if fault.get("encoding"):
+                self.send_header("Content-Encoding", fault["encoding"])
             self.send_header("Content-Length", str(sum(len(piece) for piece in pieces)))
             self.end_headers()
             for piece in pieces:
@@ -245,6 +264,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str, raw: bytes) -> None:
         path = self.path.split("?")[0]
+        self.fault = None
         if path.startswith("/_control/"):
             return self._control(path, raw)
         content_type = self.headers.get("Content-Type", "")
@@ -277,6 +297,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault:
             if fault.get("trickle"):
                 self.wfile = Trickle(self.wfile, fault["trickle"])
+                self.close_connection = True
             time.sleep(fault.get("delay", 0))
             if fault.get("drop"):
                 return self._cut()

@@ -114,7 +114,9 @@ def test_an_api_key_echoed_by_the_server_is_scrubbed_from_errors(server):
         lambda key: key,
         lambda key: json.dumps(key)[1:-1],
         lambda key: json.dumps(key)[1:-1].replace("/", "\\/"),
-        lambda key: json.dumps(key)[1:-1].replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"),
+        lambda key: (
+            json.dumps(key)[1:-1].replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        ),
     ],
     ids=["as sent", "json", "json with escaped slashes", "json as go writes it"],
 )
