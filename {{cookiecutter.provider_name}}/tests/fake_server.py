@@ -12,7 +12,9 @@ hostile ones), a required API key, and the list of requests it received.
 import argparse
 import email.parser
 import functools
+{% if plan.has("text-embedding") %}
 import hashlib
+{% endif %}
 import json
 import socket
 import struct
