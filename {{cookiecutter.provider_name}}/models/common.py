@@ -233,15 +233,33 @@ def time_limit(seconds: float, message: str) -> Iterator[None]:
 
 @contextmanager
 def credential_check(credentials: Mapping[str, Any]) -> Iterator[None]:
-    """Run a credential check within CHECK_TIMEOUT; any failure becomes CredentialsValidateFailedError."""
+    """Run a credential check within CHECK_TIMEOUT; any failure becomes CredentialsValidateFailedError.
+
+    Settings that calls would keep within their ranges are refused here, so the person sees why.
+    """
     try:
         server = connection(credentials).base_url
+        _check_range(credentials, "request_timeout", *TIMEOUT_RANGE)
+        _check_range(credentials, "max_retries", 0, MAX_RETRIES, whole=True)
         with time_limit(
             CHECK_TIMEOUT, f"{server} did not pass the credential check within {CHECK_TIMEOUT:g} s"
         ):
             yield
     except InvokeError as error:
         raise CredentialsValidateFailedError(str(error)) from None
+
+
+def _check_range(
+    credentials: Mapping[str, Any], name: str, low: float, high: float, whole: bool = False
+) -> None:
+    value = str(credentials.get(name) or "").strip()
+    try:
+        number = float(value) if value else low
+    except ValueError:
+        number = math.nan
+    if not low <= number <= high or (whole and not number.is_integer()):
+        kind = "a whole number" if whole else "a number of seconds"
+        raise InvokeBadRequestError(f"{name} must be {kind} from {low:g} to {high:g}")
 
 
 def _paced[T](items: Iterator[T], limit: Callable[[], tuple[float, str]]) -> Iterator[T]:
@@ -333,21 +351,25 @@ def _decoded(response: httpx.Response, url: str) -> Iterator[bytes]:
 def _read(response: httpx.Response, url: str, conn: Connection, keep: int | None = None) -> bytes:
     """The whole body, refused beyond MAX_RESPONSE_BYTES after decompression; or its first `keep` bytes."""
     limit = keep or MAX_RESPONSE_BYTES
-    too_big = InvokeServerUnavailableError(
-        f"{url} answered more than {MAX_RESPONSE_BYTES // 2**20} MiB, the limit for one answer"
-    )
     declared = response.headers.get("content-length", "")
     if keep is None and declared.isdigit() and int(declared) > limit:
-        raise too_big
+        raise _too_big(url)
     body = bytearray()
     for piece in _decoded(response, url):
         body += piece
         if len(body) > limit:
             if keep is None:
-                raise too_big
+                body.clear()  # free it now, not when the error's traceback is collected
+                raise _too_big(url)
             del body[limit:]
             break
     return scrub(bytes(body), conn)
+
+
+def _too_big(url: str) -> InvokeServerUnavailableError:
+    return InvokeServerUnavailableError(
+        f"{url} answered more than {MAX_RESPONSE_BYTES // 2**20} MiB, the limit for one answer"
+    )
 
 
 def _lines(chunks: Iterator[bytes], url: str, conn: Connection) -> Iterator[str]:
@@ -361,6 +383,7 @@ def _lines(chunks: Iterator[bytes], url: str, conn: Connection) -> Iterator[str]
             start = end + 1
         del buffer[:start]
         if len(buffer) > MAX_LINE_BYTES:
+            buffer.clear()
             raise InvokeServerUnavailableError(
                 f"{url} sent a stream line longer than {MAX_LINE_BYTES // 2**10} KiB, the limit for one line"
             )
@@ -591,9 +614,7 @@ def stream_bytes(
             for chunk in _paced(_decoded(response, url), limit):
                 size += len(chunk)
                 if size > MAX_RESPONSE_BYTES:
-                    raise InvokeServerUnavailableError(
-                        f"{url} answered more than {MAX_RESPONSE_BYTES // 2**20} MiB, the limit for one answer"
-                    )
+                    raise _too_big(url)
                 yield chunk
         finally:
             response.close()

@@ -10,7 +10,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from checks import PASSWORD, assert_no_secret, full_text, raises_dify_error, spoil_validation
+from checks import PASSWORD, assert_no_secret, bounded, full_text, raises_dify_error, spoil_validation
 from conftest import API_KEY
 from dify_plugin.errors.model import (
     CredentialsValidateFailedError,
@@ -181,17 +181,18 @@ def unanswered_port() -> Iterator[int]:
         open_socket.close()
 
 
-def test_a_connect_timeout_is_a_connection_error_stating_the_timeout(unanswered_port):
+def test_a_connect_timeout_is_a_connection_error_stating_the_timeout(unanswered_port, monkeypatch):
+    monkeypatch.setattr(common, "TIMEOUT_RANGE", (0.3, 600))  # below the usual floor of 1 s: a quicker test
     credentials = {
         "server_url": f"http://127.0.0.1:{unanswered_port}",
-        "request_timeout": "1",
+        "request_timeout": "0.3",
         "max_retries": "0",
     }
 
-    with raises_dify_error(InvokeConnectionError, unanswered_port) as caught:
+    with raises_dify_error(InvokeConnectionError, unanswered_port) as caught, bounded(10):
         common.request(credentials, "GET", "models")
 
-    assert "1 s" in str(caught.value)
+    assert "0.3 s" in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -209,6 +210,24 @@ def test_timeouts_and_retries_come_from_the_credentials_within_their_ranges(give
     conn = common.connection({"server_url": "http://127.0.0.1:1", **given})
 
     assert (conn.timeout, conn.retries) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"request_timeout": "0.5"}, "request_timeout must be a number of seconds from 1 to 600"),
+        ({"request_timeout": "soon"}, "request_timeout must be a number of seconds from 1 to 600"),
+        ({"max_retries": "8"}, "max_retries must be a whole number from 0 to 3"),
+        ({"max_retries": "1.5"}, "max_retries must be a whole number from 0 to 3"),
+    ],
+    ids=["timeout too short", "timeout not a number", "too many retries", "retries not whole"],
+)
+def test_validation_refuses_settings_outside_their_ranges(server, given, message):
+    with pytest.raises(CredentialsValidateFailedError) as caught:
+        with common.credential_check({"server_url": server.url, **given}):
+            pass
+
+    assert str(caught.value) == message
 
 
 def test_token_estimate_is_offline_and_grows_with_the_text():

@@ -42,8 +42,8 @@ class {{ plan.class_name("moderation") }}(ModerationModel):
         Servers do not describe moderation models, so one short text is moderated as a check,
         within the same time limit as any credential check.
         """
-        common.validate_model(credentials, model, "moderation")
         with common.credential_check(credentials):
+            common.validate_model(credentials, model, "moderation")
             self._invoke(model, credentials, PROBE_TEXT)
 
     def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
