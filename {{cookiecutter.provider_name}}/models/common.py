@@ -31,7 +31,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
@@ -58,7 +58,7 @@ MAX_RESPONSE_BYTES = 32 * 1024 * 1024  # one answer, after decompression
 MAX_LINE_BYTES = 1024 * 1024  # one line of a stream
 MAX_CLIENTS = 32  # connection pools kept, one per distinct connection settings
 MAX_CONNECTIONS = 512  # per pool: the SDK serves up to 1,000 requests at once
-KEEPALIVE = 16  # idle connections kept open per pool
+KEEPALIVE = 8  # idle connections kept open per pool
 DETAIL_LIMIT = 300  # characters of a server's error message kept in ours
 ERROR_BODY_BYTES = 64 * 1024  # what is read of an error answer to find its message
 
@@ -297,13 +297,14 @@ class Answer(NamedTuple):
         return self.body.decode("utf-8", "replace")
 
 
-def _secrets(conn: Connection) -> list[bytes]:
+@lru_cache(maxsize=MAX_CLIENTS)
+def _secrets(api_key: str) -> list[bytes]:
     """The API key as a server may echo it: as sent, and as JSON encoders escape it."""
-    if not conn.api_key:
+    if not api_key:
         return []
-    escaped = json.dumps(conn.api_key)[1:-1]
+    escaped = json.dumps(api_key)[1:-1]
     forms = {
-        conn.api_key,
+        api_key,
         escaped,
         escaped.replace("/", "\\/"),
         escaped.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"),
@@ -313,7 +314,7 @@ def _secrets(conn: Connection) -> list[bytes]:
 
 def scrub(data: bytes, conn: Connection) -> bytes:
     """`data` with every form of the API key replaced by `***`."""
-    for secret in _secrets(conn):
+    for secret in _secrets(conn.api_key):
         data = data.replace(secret, b"***")
     return data
 
@@ -533,22 +534,41 @@ def stream_events(
             return left, f"{url} was still streaming after {STREAM_LIMIT:g} s, the limit for one answer"
         return conn.timeout, f"{url} sent no event for request_timeout = {conn.timeout:g} s"
 
+    def is_sse(content_type: str) -> bool:
+        return content_type.startswith("text/event-stream")
+
+    with _streamed(conn, url, payload, limit, is_sse, "an event stream", "text/event-stream") as response:
+        for data in _paced(_data_lines(_lines(_decoded(response, url), url, conn)), limit):
+            if data == "[DONE]":
+                return
+            yield _event(data, url)
+
+
+@contextmanager
+def _streamed(
+    conn: Connection,
+    url: str,
+    payload: dict[str, Any],
+    limit: Callable[[], tuple[float, str]],
+    wanted: Callable[[str], bool],
+    what: str,
+    accept: str = "*/*",
+) -> Iterator[httpx.Response]:
+    """POST `payload` and yield the response, once its headers are in and its content type is
+    `wanted`; else raise Dify's error naming what came instead of `what`."""
     with POOLS.use(conn) as http, _transport_errors(url, conn):
         with time_limit(*limit()):
-            response = _open(conn, http, "POST", url, json=payload, headers={"Accept": "text/event-stream"})
+            response = _open(conn, http, "POST", url, json=payload, headers={"Accept": accept})
         try:
             content_type = response.headers.get("content-type", "")
-            if not content_type.startswith("text/event-stream"):
+            if not wanted(content_type):
                 with time_limit(*limit()):
                     body = _read(response, url, conn, keep=ERROR_BODY_BYTES)
                 answer = Answer("POST", url, response.status_code, content_type, body)
                 raise InvokeServerUnavailableError(
-                    f"{url} answered {_kind(content_type)} instead of an event stream: {_detail(answer)}"
+                    f"{url} answered {_kind(content_type)} instead of {what}: {_detail(answer)}"
                 )
-            for data in _paced(_data_lines(_lines(_decoded(response, url), url, conn)), limit):
-                if data == "[DONE]":
-                    return
-                yield _event(data, url)
+            yield response
         finally:
             response.close()
 
@@ -598,26 +618,16 @@ def stream_bytes(
     def limit() -> tuple[float, str]:
         return deadline - time.monotonic(), message
 
-    with POOLS.use(conn) as http, _transport_errors(url, conn):
-        with time_limit(*limit()):
-            response = _open(conn, http, "POST", url, json=payload)
-        try:
-            content_type = response.headers.get("content-type", "")
-            if content_type.startswith(refused):
-                with time_limit(*limit()):
-                    body = _read(response, url, conn, keep=ERROR_BODY_BYTES)
-                raise InvokeServerUnavailableError(
-                    f"{url} answered {_kind(content_type)} instead of {expected}: "
-                    f"{body[:120].decode('utf-8', 'replace')!r}"
-                )
-            size = 0
-            for chunk in _paced(_decoded(response, url), limit):
-                size += len(chunk)
-                if size > MAX_RESPONSE_BYTES:
-                    raise _too_big(url)
-                yield chunk
-        finally:
-            response.close()
+    def wanted(content_type: str) -> bool:
+        return not content_type.startswith(refused)
+
+    with _streamed(conn, url, payload, limit, wanted, expected) as response:
+        size = 0
+        for chunk in _paced(_decoded(response, url), limit):
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise _too_big(url)
+            yield chunk
 
 
 def describe_model(credentials: Mapping[str, Any], uid: str) -> dict[str, Any] | None:
