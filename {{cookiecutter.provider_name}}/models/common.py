@@ -393,26 +393,26 @@ def _lines(chunks: Iterator[bytes], url: str, conn: Connection) -> Iterator[str]
 
 
 # -- errors -------------------------------------------------------------------------------------
-def _detail(answer: Answer) -> str:
-    """The server's own error message, shortened (the key is already removed from the body)."""
+def _detail(body: bytes | str) -> str:
+    """The server's own error message in an answer or event, shortened (the key is already removed)."""
     try:
-        body: Any = json.loads(answer.body)
+        found: Any = json.loads(body)
     except ValueError:
-        body = answer.text
-    if isinstance(body, dict):
-        error = body.get("error")
+        found = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    if isinstance(found, dict):
+        error = found.get("error")
         if isinstance(error, dict):
-            body = error.get("message") or error
+            found = error.get("message") or error
         else:
-            body = body.get("detail") or body.get("message") or error or body
-    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+            found = found.get("detail") or found.get("message") or error or found
+    text = found if isinstance(found, str) else json.dumps(found, ensure_ascii=False)
     return " ".join(text.split())[:DETAIL_LIMIT] or "(no message)"
 
 
 def status_error(answer: Answer) -> InvokeError:
     """Dify's error for an HTTP error answer, naming the URL and the status."""
     status = answer.status
-    message = f"{answer.method} {answer.url} answered {status}: {_detail(answer)}"
+    message = f"{answer.method} {answer.url} answered {status}: {_detail(answer.body)}"
     if status in (401, 403):
         return InvokeAuthorizationError(message)
     if status == 429:
@@ -538,7 +538,7 @@ def stream_events(
         return content_type.startswith("text/event-stream")
 
     with _streamed(conn, url, payload, limit, is_sse, "an event stream", "text/event-stream") as response:
-        for data in _paced(_data_lines(_lines(_decoded(response, url), url, conn)), limit):
+        for data in _paced(_data(_lines(_decoded(response, url), url, conn), url), limit):
             if data == "[DONE]":
                 return
             yield _event(data, url)
@@ -564,19 +564,26 @@ def _streamed(
             if not wanted(content_type):
                 with time_limit(*limit()):
                     body = _read(response, url, conn, keep=ERROR_BODY_BYTES)
-                answer = Answer("POST", url, response.status_code, content_type, body)
                 raise InvokeServerUnavailableError(
-                    f"{url} answered {_kind(content_type)} instead of {what}: {_detail(answer)}"
+                    f"{url} answered {_kind(content_type)} instead of {what}: {_detail(body)}"
                 )
             yield response
         finally:
             response.close()
 
 
-def _data_lines(lines: Iterator[str]) -> Iterator[str]:
-    """The `data:` values of a server-sent event stream; comments and other fields are skipped."""
+def _data(lines: Iterator[str], url: str) -> Iterator[str]:
+    """The `data:` values of a server-sent event stream; comments and other fields are skipped,
+    and an `event: error` is raised as Dify's error with the server's message."""
+    kind = ""
     for line in lines:
-        if line.startswith("data:"):
+        if not line:
+            kind = ""  # a blank line ends an event
+        elif line.startswith("event:"):
+            kind = line[6:].strip()
+        elif line.startswith("data:"):
+            if kind == "error":
+                raise _stream_error(url, line[5:])
             yield line[5:].strip()
 
 
@@ -588,12 +595,12 @@ def _event(data: str, url: str) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise InvokeServerUnavailableError(f"{url} sent a stream event that is not an object: {data[:120]!r}")
     if "error" in event and not event.get("choices"):
-        error = event["error"]
-        message = error.get("message", error) if isinstance(error, dict) else error
-        raise InvokeServerUnavailableError(
-            f"{url} reported an error mid-stream: {str(message)[:DETAIL_LIMIT]}"
-        )
+        raise _stream_error(url, data)
     return event
+
+
+def _stream_error(url: str, data: str) -> InvokeServerUnavailableError:
+    return InvokeServerUnavailableError(f"{url} reported an error mid-stream: {_detail(data)}")
 
 
 def stream_bytes(

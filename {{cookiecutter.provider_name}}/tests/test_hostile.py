@@ -214,7 +214,8 @@ def test_a_key_the_server_echoes_never_reaches_the_error(server, credentials, ca
 
 
 STREAM_ECHOES = {
-    "error event": ["event: error", 'data: {"error": {"message": "rejected {api_key}", "code": 401}}', ""],
+    "error event": ['data: {"error": {"message": "rejected {api_key}", "code": 401}}', ""],
+    "event named error": ["event: error", 'data: {"message": "rejected {api_key}"}', ""],
     "malformed line": ['data: {"choices": [{"delta": "{api_key}'],
     "event not an object": ['data: ["{api_key}"]'],
     "plain json instead of a stream": None,
