@@ -165,10 +165,8 @@ CALLS.append(
 {% endif %}
 CALL_IDS = [f"{call.model_type}{'-stream' if call.streams else ''}" for call in CALLS]
 each_call = pytest.mark.parametrize("call", CALLS, ids=CALL_IDS)
-FIRST_OF_EACH_TYPE = list({call.model_type: call for call in reversed(CALLS)}.values())[::-1]
-each_type = pytest.mark.parametrize(
-    "call", FIRST_OF_EACH_TYPE, ids=[call.model_type for call in FIRST_OF_EACH_TYPE]
-)
+ONE_PER_TYPE = [call for call in CALLS if call.model_type != "llm" or not call.streams]  # whole answers
+each_type = pytest.mark.parametrize("call", ONE_PER_TYPE, ids=[call.model_type for call in ONE_PER_TYPE])
 
 
 @pytest.fixture
@@ -213,21 +211,18 @@ def test_a_key_the_server_echoes_never_reaches_the_error(server, credentials, ca
 {% if plan.has("llm") %}
 
 
-STREAM_ECHOES = {
-    "error event": ['data: {"error": {"message": "rejected {api_key}", "code": 401}}', ""],
-    "event named error": ["event: error", 'data: {"message": "rejected {api_key}"}', ""],
-    "malformed line": ['data: {"choices": [{"delta": "{api_key}'],
-    "event not an object": ['data: ["{api_key}"]'],
-    "plain json instead of a stream": None,
+STREAM_ECHOES = {  # how `server.fault` makes a stream carry the key back
+    "error event": {"lines": ['data: {"error": {"message": "rejected {api_key}", "code": 401}}', ""]},
+    "event named error": {"lines": ["event: error", 'data: {"message": "rejected {api_key}"}', ""]},
+    "malformed line": {"lines": ['data: {"choices": [{"delta": "{api_key}']},
+    "event not an object": {"lines": ['data: ["{api_key}"]']},
+    "plain json instead of a stream": {"status": 200, "body": {"detail": "streams are off for {api_key}"}},
 }
 
 
-@pytest.mark.parametrize("lines", STREAM_ECHOES.values(), ids=STREAM_ECHOES.keys())
-def test_a_key_echoed_in_a_stream_never_reaches_the_error(server, credentials, lines):
-    if lines is None:
-        server.fault("/v1/chat/completions", status=200, body={"detail": "streams are off for {api_key}"})
-    else:
-        server.fault("/v1/chat/completions", lines=lines)
+@pytest.mark.parametrize("echo", STREAM_ECHOES.values(), ids=STREAM_ECHOES.keys())
+def test_a_key_echoed_in_a_stream_never_reaches_the_error(server, credentials, echo):
+    server.fault("/v1/chat/completions", **echo)
 
     with raises_dify_error(InvokeServerUnavailableError, server.port) as caught, bounded(10):
         chat(credentials("chat-model", api_key=API_KEY), stream=True)
@@ -306,7 +301,7 @@ def test_no_secret_reaches_dify_over_stdio(plugin, server, credentials):
             )
         )
 {% if plan.has("llm") %}
-    server.fault("/v1/chat/completions", lines=STREAM_ECHOES["error event"])
+    server.fault("/v1/chat/completions", **STREAM_ECHOES["error event"])
     failures.append(
         plugin.call(
             "invoke_llm",
@@ -407,10 +402,9 @@ HUGE_ANSWERS = {
     "gzip bomb": {"encoding": "gzip"},
     "deflate bomb": {"encoding": "deflate"},
 }
-WHOLE_ANSWERS = [call for call in CALLS if call.model_type != "llm" or not call.streams]  # not events
 
 
-@pytest.mark.parametrize("call", WHOLE_ANSWERS, ids=[call.model_type for call in WHOLE_ANSWERS])
+@each_type
 @pytest.mark.parametrize("how", HUGE_ANSWERS.values(), ids=HUGE_ANSWERS.keys())
 def test_an_answer_over_the_size_limit_is_refused(server, credentials, monkeypatch, call, how):
     monkeypatch.setattr(common, "MAX_RESPONSE_BYTES", MIB)  # the real limit is tested over stdio
@@ -443,7 +437,7 @@ def test_refusing_a_300_mb_answer_keeps_the_plugins_memory_bounded(plugin, serve
     _, error = plugin.call("validate_provider_credentials", credentials=credentials(CALLS[0].uid))
 
     grown = peak_rss(pid) - before
-    print(f"peak RSS grew {grown / MIB:.1f} MiB while refusing a 300 MB answer ({list(how)[0]})")
+    print(f"peak RSS grew {grown / MIB:.1f} MiB while refusing a 300 MB answer {how}")
     assert "answered more than 32 MiB" in error["message"], error
     assert grown < 3 * common.MAX_RESPONSE_BYTES, f"peak RSS grew {grown / MIB:.0f} MiB"
 {% if plan.has("llm") %}
@@ -526,7 +520,7 @@ def test_compressed_answers_are_read(server, credentials, call, encoding):
     assert server.requests(call.path)[0]["accept_encoding"] == "gzip, deflate"
 
 
-@pytest.mark.parametrize("call", WHOLE_ANSWERS[:1], ids=[call.model_type for call in WHOLE_ANSWERS[:1]])
+@pytest.mark.parametrize("call", ONE_PER_TYPE[:1], ids=[call.model_type for call in ONE_PER_TYPE[:1]])
 def test_an_encoding_the_plugin_cannot_read_is_refused(server, credentials, call):
     server.fault(call.path, status=200, body={"data": []}, content_type=call.content_type, encoding="br")
 
