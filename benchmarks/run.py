@@ -346,36 +346,18 @@ def bench_hostile(plugin: Path) -> None:
             row(f"seconds to the error, trickled {action}", elapsed, 2.0, "s", "~ request_timeout (floor)")
 
         print("256 concurrent embedding calls on one credential set (held until all arrive)", flush=True)
+        embed = {
+            "model_type": "text-embedding",
+            "model": "embed-model",
+            "credentials": base,
+            "texts": ["hi"],
+            "input_type": "document",
+        }
         server.control("reset")
         server.config(hold=256, hold_timeout=60)
-        errors, elapsed = call_many(
-            running,
-            "invoke_text_embedding",
-            [
-                {
-                    "model_type": "text-embedding",
-                    "model": "embed-model",
-                    "credentials": base,
-                    "texts": ["hi"],
-                    "input_type": "document",
-                }
-            ]
-            * 256,
-        )
+        errors, elapsed = call_many(running, "invoke_text_embedding", [embed] * 256)
         server.control("reset")
-        _, single = call_many(
-            running,
-            "invoke_text_embedding",
-            [
-                {
-                    "model_type": "text-embedding",
-                    "model": "embed-model",
-                    "credentials": base,
-                    "texts": ["hi"],
-                    "input_type": "document",
-                }
-            ],
-        )
+        _, single = call_many(running, "invoke_text_embedding", [embed])
         row("256 concurrent calls: errors", errors, None, "errors", "0")
         row("256 concurrent calls: wall time", elapsed, single, "s", "- (floor: one call)")
     finally:
