@@ -48,7 +48,7 @@ from dify_plugin.errors.model import (
 )
 
 DEFAULT_TIMEOUT = 60.0  # request_timeout when the credentials give none
-TIMEOUT_RANGE = (1.0, 600.0)  # request_timeout is kept within these seconds
+TIMEOUT_RANGE = (1.0, 240.0)  # request_timeout is kept within these seconds (main.py allows 300)
 CONNECT_TIMEOUT = 10.0  # the longest wait for a connection (request_timeout if that is shorter)
 DEFAULT_RETRIES = 2
 MAX_RETRIES = 3  # max_retries is kept within 0..3; waits between attempts: 0, 0.5 and 1 s

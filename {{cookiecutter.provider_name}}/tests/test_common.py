@@ -10,8 +10,9 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+import yaml
 from checks import PASSWORD, assert_no_secret, bounded, full_text, raises_dify_error, spoil_validation
-from conftest import API_KEY
+from conftest import API_KEY, ROOT
 from dify_plugin.errors.model import (
     CredentialsValidateFailedError,
     InvokeAuthorizationError,
@@ -182,7 +183,7 @@ def unanswered_port() -> Iterator[int]:
 
 
 def test_a_connect_timeout_is_a_connection_error_stating_the_timeout(unanswered_port, monkeypatch):
-    monkeypatch.setattr(common, "TIMEOUT_RANGE", (0.3, 600))  # below the usual floor of 1 s: a quicker test
+    monkeypatch.setattr(common, "TIMEOUT_RANGE", (0.3, 240))  # below the usual floor of 1 s: a quicker test
     credentials = {
         "server_url": f"http://127.0.0.1:{unanswered_port}",
         "request_timeout": "0.3",
@@ -215,8 +216,8 @@ def test_timeouts_and_retries_come_from_the_credentials_within_their_ranges(give
 @pytest.mark.parametrize(
     ("given", "message"),
     [
-        ({"request_timeout": "0.5"}, "request_timeout must be a number of seconds from 1 to 600"),
-        ({"request_timeout": "soon"}, "request_timeout must be a number of seconds from 1 to 600"),
+        ({"request_timeout": "0.5"}, "request_timeout must be a number of seconds from 1 to 240"),
+        ({"request_timeout": "soon"}, "request_timeout must be a number of seconds from 1 to 240"),
         ({"max_retries": "8"}, "max_retries must be a whole number from 0 to 3"),
         ({"max_retries": "1.5"}, "max_retries must be a whole number from 0 to 3"),
     ],
@@ -230,6 +231,19 @@ def test_validation_refuses_settings_outside_their_ranges(server, given, message
     assert str(caught.value) == message
 
 
+{% if plan.customizable %}
+def test_the_credential_form_states_the_ranges_calls_keep_to():
+    fields = yaml.safe_load((ROOT / "provider" / "{{ plan.provider }}.yaml").read_text(encoding="utf-8"))
+    placeholders = {
+        field["variable"]: field.get("placeholder", {}).get("en_US", "")
+        for field in fields["model_credential_schema"]["credential_form_schemas"]
+    }
+
+    assert placeholders["request_timeout"].startswith("{:g} to {:g}".format(*common.TIMEOUT_RANGE))
+    assert placeholders["max_retries"].startswith(f"0 to {common.MAX_RETRIES}")
+
+
+{% endif %}
 def test_token_estimate_is_offline_and_grows_with_the_text():
     assert common.estimate_tokens("") == 0
     assert 0 < common.estimate_tokens("hello world") < common.estimate_tokens("hello world " * 50)
