@@ -8,7 +8,6 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
 from dify_plugin import RerankModel
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelType
@@ -51,9 +50,9 @@ class {{ plan.class_name("rerank") }}(RerankModel):
             "top_n": limit,
             "return_documents": False,
         }
-        response = self._post_shortening_once(credentials, payload)
-        body = common.json_object(response)
-        where = str(response.request.url)
+        answer = self._post_shortening_once(credentials, payload)
+        body = common.json_object(answer)
+        where = answer.url
         results = body.get("results")
         if not isinstance(results, list):
             raise InvokeServerUnavailableError(
@@ -72,7 +71,7 @@ class {{ plan.class_name("rerank") }}(RerankModel):
             ranked = [doc for doc in ranked if doc.score >= score_threshold]
         return RerankResult(model=model, docs=ranked[:limit])
 
-    def _post_shortening_once(self, credentials: dict, payload: dict[str, Any]) -> httpx.Response:
+    def _post_shortening_once(self, credentials: dict, payload: dict[str, Any]) -> common.Answer:
         """POST the rerank request; if the server refuses a document as too long, cut them and retry once.
 
         Query and document must fit the model together: each document is cut to the limit the
