@@ -3,6 +3,7 @@ pieces at most): vectors in order, dense texts at and beyond the model's limit, 
 
 import json
 import math
+import time
 
 import pytest
 
@@ -67,6 +68,14 @@ def test_dense_texts_at_and_beyond_the_limit_embed_without_error(real_server, re
     vectors = result["embeddings"]
     assert len(vectors) == len(texts) and {len(v) for v in vectors} == {384}
     assert vectors[-1][:3] == pytest.approx(HELLO_WORLD, abs=2e-3)  # order kept after any cut
+
+
+def test_calls_after_the_servers_keep_alive_time_succeed(real_server, real_plugin, embedder):
+    """Both servers close a connection idle for 5 s; the plugin must not send on one they are closing."""
+    for idle in (4.9, 5.0, 5.1):
+        time.sleep(idle)
+        results, error = embed(real_plugin, embedder, ["hello world"])
+        assert error is None, (idle, error)
 
 
 def test_a_long_text_is_embedded_from_its_start(real_server, real_plugin, embedder):

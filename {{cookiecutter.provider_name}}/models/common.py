@@ -60,6 +60,9 @@ MAX_LINE_BYTES = 1024 * 1024  # one line of a stream
 MAX_CLIENTS = 32  # connection pools kept, one per distinct connection settings
 MAX_CONNECTIONS = 512  # per pool: the SDK serves up to 1,000 requests at once
 KEEPALIVE = 8  # idle connections kept open per pool
+# Idle connections are dropped sooner than servers drop them (llama.cpp's and uvicorn's 5 s):
+# a request sent on a connection the server is closing fails with "Server disconnected".
+KEEPALIVE_EXPIRY = 2.0
 DETAIL_LIMIT = 300  # characters of a server's error message kept in ours
 ERROR_BODY_BYTES = 64 * 1024  # what is read of an error answer to find its message
 
@@ -203,7 +206,11 @@ def _new_client(conn: Connection) -> httpx.Client:
     headers = {"Accept-Encoding": "gzip, deflate"}  # the encodings _decoded() reads within limits
     if conn.api_key:
         headers["Authorization"] = f"Bearer {conn.api_key}"
-    limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=KEEPALIVE)
+    limits = httpx.Limits(
+        max_connections=MAX_CONNECTIONS,
+        max_keepalive_connections=KEEPALIVE,
+        keepalive_expiry=KEEPALIVE_EXPIRY,
+    )
     return httpx.Client(
         base_url=conn.base_url,
         headers=headers,
