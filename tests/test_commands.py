@@ -38,4 +38,16 @@ def test_the_fast_command_leaves_out_exactly_the_real_tier():
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         collected[bool(args)] = {line for line in done.stdout.splitlines() if "::" in line}
     assert collected[False] > collected[True] == {t for t in collected[False] if not t.startswith("tests/real/")}
+
+
+def test_the_fast_command_works_on_a_single_file_outside_the_tier():
+    """`bash tests/run.sh --fast tests/test_x.py` never loads tests/real, so `real` is registered centrally."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-m", "not real", __file__],
+        cwd=TEMPLATE,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert '-m "not real"' in (TEMPLATE / "tests" / "run.sh").read_text()

@@ -32,10 +32,6 @@ from real import cache, servers
 SERVERS = ("xinference", "llama.cpp")
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "real: runs against real model servers (tests/real/; skip with --fast)")
-
-
 _outcomes: dict[str, dict[str, str]] = {}  # case -> {server or "-": outcome}
 
 
