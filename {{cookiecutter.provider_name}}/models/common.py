@@ -798,13 +798,10 @@ def _embedding(answer: Answer) -> bool:
     return isinstance(vector, list) and any(isinstance(x, (int, float)) and x != 0 for x in vector)
 
 
+{% if plan.has("speech2text") %}
 def _transcript(answer: Answer) -> bool:
     body = _json_of(answer)
     return isinstance(body, dict) and isinstance(body.get("text"), str)
-
-
-def _audio(answer: Answer) -> bool:
-    return bool(answer.body) and not answer.content_type.startswith(("application/json", "text/"))
 
 
 def _silence(seconds: float = 0.25, rate: int = 16000) -> bytes:
@@ -817,8 +814,15 @@ def _silence(seconds: float = 0.25, rate: int = 16000) -> bytes:
     return header + b"data" + len(frames).to_bytes(4, "little") + frames
 
 
+{% endif %}
+{% if plan.has("tts") %}
+def _audio(answer: Answer) -> bool:
+    return bool(answer.body) and not answer.content_type.startswith(("application/json", "text/"))
+
+
+{% endif %}
 def type_checks(credentials: Mapping[str, Any], uid: str) -> dict[str, TypeCheck]:
-    """The request that tells each model type apart, by Dify model type (moderation checks itself)."""
+    """The request that tells each model type apart, by Dify model type (for the types that have one)."""
     if str(credentials.get("mode") or "") == "completion":
         llm = TypeCheck(
             "a one-token completion request",
@@ -834,7 +838,9 @@ def type_checks(credentials: Mapping[str, Any], uid: str) -> dict[str, TypeCheck
             {"json": {"model": uid, "messages": message, "max_tokens": 1, "stream": False}},
             _listed("choices"),
         )
+{% if plan.has("tts") %}
     voice = str(credentials.get("voices") or "").split(",")[0].strip() or "alloy"
+{% endif %}
     return {
         "llm": llm,
         "text-embedding": TypeCheck(
@@ -849,18 +855,22 @@ def type_checks(credentials: Mapping[str, Any], uid: str) -> dict[str, TypeCheck
             {"json": {"model": uid, "query": CHECK_TEXT, "documents": [CHECK_TEXT], "top_n": 1}},
             _listed("results"),
         ),
+{% if plan.has("speech2text") %}
         "speech2text": TypeCheck(
             "a transcription of a quarter second of silence",
             "audio/transcriptions",
             {"data": {"model": uid}, "files": {"file": ("silence.wav", _silence(), "audio/wav")}},
             _transcript,
         ),
+{% endif %}
+{% if plan.has("tts") %}
         "tts": TypeCheck(
             "a speech request for one word",
             "audio/speech",
             {"json": {"model": uid, "input": CHECK_TEXT, "voice": voice, "response_format": "mp3"}},
             _audio,
         ),
+{% endif %}
     }
 
 

@@ -175,6 +175,7 @@ def test_validation_keeps_context_size_when_the_server_does_not_describe_models(
     assert check["json"]["input"] == ["Hi"]
 
 
+{% if plan.has("llm") %}
 def test_without_a_description_a_model_answering_as_another_type_is_refused_naming_it(
     embedder, server, credentials
 ):
@@ -190,6 +191,7 @@ def test_without_a_description_a_model_answering_as_another_type_is_refused_nami
     assert [r["path"] for r in server.requests()][-2:] == [EMBEDDINGS, "/v1/chat/completions"]
 
 
+{% endif %}
 @pytest.mark.parametrize("case", ["unknown uid", "wrong model type", "wrong api key", "connection refused"])
 def test_validation_failure_names_the_server_and_never_the_key(embedder, server, credentials, case):
     given = credentials(UID, api_key=API_KEY)
