@@ -118,27 +118,23 @@ class Given:
         return answers.conflicts(self.extra) + answers.conflicts(self.defaults)
 
     def problems(self) -> list:
-        """Names, contradictions and values of what was given, before anything is asked."""
-        found = self.name_problems() + self.conflicts()
-        for key, value in self.values.items():
-            question = answers.QUESTIONS.get(key)
-            if question is not None:
-                try:
-                    question.check(value, self.values)
-                except answers.AnswerError as error:
-                    found.append(error)
-        return found
+        """Every bad answer among those given, before cookiecutter renders or asks anything.
 
-    def unsafe_sources(self) -> set[str]:
-        """Given texts cookiecutter must not evaluate as Jinja (markup) or alter (carriage returns)."""
-        unsafe = set()
-        for key, value in self.values.items():
-            for item in value if isinstance(value, (list, tuple)) else [value]:
-                try:
-                    answers.check_given_value(str(key), item)
-                except answers.AnswerError:
-                    unsafe.add(item)
-        return unsafe
+        The rules run over the given answers on top of the template's plain defaults, so rules
+        across answers (at least one model type) see what the bake will use. Defaults made from
+        other answers (the provider name from the label) are checked once rendered.
+        """
+        plain = {
+            key: value
+            for key, value in TEMPLATE_CONTEXT.items()
+            if not key.startswith("_") and not (isinstance(value, str) and "{" in value)
+        }
+        public = {key: value for key, value in self.values.items() if not str(key).startswith("_")}
+        found = self.name_problems() + self.conflicts() + answers.problems({**plain, **public}, derived=False)
+        if "provider_name" in public and not any(error.answer == "provider_name" for error in found):
+            folder = existing_plugin_folder(self, public["provider_name"])
+            found += [folder] if folder else []
+        return found
 
 
 def existing_plugin_folder(given: Given, provider: str):
@@ -199,7 +195,6 @@ class Session:
         self.frame = prompting_frame
         self.given = given
         self.answers: dict = {}
-        self.checked_given = False
         self.asked = 0
         keys = [key for key in TEMPLATE_CONTEXT if key in answers.QUESTIONS]
         listed = answers._listed(given.values.get("model_types"))
@@ -248,11 +243,6 @@ class Session:
         question = answers.QUESTIONS.get(key)
         if not self._active() or question is None:
             return self.read_text(key, default, *rest)
-        if not self.checked_given:
-            self.checked_given = True
-            found = self.given.problems()
-            if found:
-                refuse(found)
         value = self._ask(key, question, default, rest)
         self.answers[key] = value
         return value
@@ -351,10 +341,12 @@ class DifyExtension(Extension):
         except (OSError, NotImplementedError):
             pass
         self.given = Given(_caller_locals())
-        self.unsafe = self.given.unsafe_sources()
         self.session = None
         prompting = _prompting_frame()
         if prompting is not None:
+            found = self.given.problems()
+            if found:
+                refuse(found)
             self.session = Session(prompting, self.given)
             self.session.install()
         environment.filters["quoted"] = quoted
@@ -366,22 +358,11 @@ class DifyExtension(Extension):
         # Where the hooks find answers.py: absolute, whatever directory cookiecutter ran from.
         environment.globals["hooks_dir"] = str(TEMPLATE_DIR / "hooks")
 
-    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
-        """A given answer with Jinja markup or a carriage return renders as the literal text.
-
-        Cookiecutter renders every answer as a template; rendering would evaluate markup, fail
-        on an undefined name or a syntax error, or turn "\\r" into a newline. Left literal, the
-        answer reaches the checks as given and is refused there with every other bad answer.
-        """
-        if name is None and filename is None and source in self.unsafe:
-            return "{{ " + json.dumps(source, ensure_ascii=False) + " }}"
-        return source
-
     def check_answers(self, cookiecutter: dict) -> str:
         """The `__checked` variable: every rule over every answer, before any file exists."""
         if self.session is not None:
             self.session.uninstall()
-        found = self.given.name_problems() + self.given.conflicts() + answers.problems(dict(cookiecutter))
+        found = answers.problems(dict(cookiecutter))
         if not any(error.answer == "provider_name" for error in found):
             folder = existing_plugin_folder(self.given, cookiecutter.get("provider_name", ""))
             found += [folder] if folder else []

@@ -482,6 +482,14 @@ ACROSS: tuple[tuple[tuple[str, ...], Callable[[Mapping], None]], ...] = (
 )
 
 
+# Answers whose default cookiecutter.json makes from another answer: while that one is bad, an
+# error in a value made from it only repeats the same mistake.
+DERIVED: dict[str, tuple[str, Callable[[object, object], bool]]] = {
+    "provider_name": ("provider_label", lambda value, label: _text(value) == slugify(_text(label))),
+    "description": ("provider_label", lambda value, label: _text(label) in _text(value)),
+}
+
+
 def check_answer(key: str, value: object, answers: Mapping) -> None:
     """One answer as it is given at the prompt, with the answers given before it."""
     question = QUESTIONS.get(key)
@@ -493,8 +501,12 @@ def check_answer(key: str, value: object, answers: Mapping) -> None:
             rule({**answers, key: value})
 
 
-def problems(answers: Mapping) -> list[AnswerError]:
-    """Every bad answer, one error each, in question order."""
+def problems(answers: Mapping, *, derived: bool = True) -> list[AnswerError]:
+    """Every bad answer, one error each, in question order.
+
+    With `derived`, values may have been made from other answers by cookiecutter.json (as after
+    rendering): an error that only repeats a bad label is left out. Without, all were given.
+    """
     found: dict[str, AnswerError] = {}
     for key, question in QUESTIONS.items():
         if key in answers:
@@ -508,6 +520,9 @@ def problems(answers: Mapping) -> list[AnswerError]:
                 rule(answers)
             except AnswerError as error:
                 found.setdefault(error.answer, error)
+    for key, (source, made_from) in DERIVED.items() if derived else ():
+        if key in found and source in found and made_from(answers.get(key), answers.get(source)):
+            del found[key]
     return list(found.values())
 
 

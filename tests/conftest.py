@@ -92,6 +92,25 @@ def sdk_report():
     return _report
 
 
+def registration(plugin: Path) -> dict:
+    """Start the baked plugin as the daemon does (`python -m main`, local mode); its first stdout line."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "main"],
+        cwd=plugin,
+        env=offline_env() | {"INSTALL_METHOD": "local"},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        first_line = process.stdout.readline()
+    finally:
+        process.kill()
+        _, stderr = process.communicate(timeout=30)
+    assert first_line, f"{plugin.name} did not start: {stderr.decode(errors='replace')[-2000:]}"
+    return json.loads(first_line)
+
+
 def offline_env() -> dict[str, str]:
     """The environment for plugin processes: no proxies, nothing that could reach out."""
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
