@@ -115,7 +115,7 @@ class Given:
         return answers.unknown_names(self.extra, known) + answers.unknown_names(self.defaults, known, typos_only=True)
 
     def conflicts(self) -> list:
-        return answers.conflicts(self.extra) + answers.conflicts(self.defaults)
+        return answers.conflicts(self.extra, TEMPLATE_CONTEXT) + answers.conflicts(self.defaults, TEMPLATE_CONTEXT)
 
     def problems(self) -> list:
         """Every bad answer among those given, before cookiecutter renders or asks anything.

@@ -551,8 +551,12 @@ def unknown_names(given: Mapping, known: Iterable[str], *, typos_only: bool = Fa
     return errors
 
 
-def conflicts(given: Mapping) -> list[AnswerError]:
-    """A with_* answer given together with model_types must agree with the list."""
+def conflicts(given: Mapping, defaults: Mapping) -> list[AnswerError]:
+    """A with_* answer changed from its default next to model_types must agree with the list.
+
+    The answers a plugin records (`.cookiecutter.json`, cruft's `.cruft.json`) hold the list and
+    the with_* defaults together; giving them back is not a contradiction.
+    """
     if not _listed(given.get("model_types")):
         return []
     try:
@@ -564,9 +568,10 @@ def conflicts(given: Mapping) -> list[AnswerError]:
         if model_type.answer in given:
             try:
                 chosen = parse_yes_no(model_type.answer, given[model_type.answer])
+                changed = chosen != parse_yes_no(model_type.answer, defaults.get(model_type.answer))
             except AnswerError:
                 continue
-            if chosen != (model_type in listed):
+            if changed and chosen != (model_type in listed):
                 errors.append(
                     AnswerError(
                         model_type.answer,

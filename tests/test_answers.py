@@ -243,10 +243,13 @@ def test_a_config_file_may_hold_answers_of_other_templates_but_not_typos_of_ours
     assert [error.answer for error in errors] == ["modle_types"]
 
 
-def test_with_answers_given_with_model_types_must_agree_with_the_list():
-    assert answers.conflicts({"model_types": "llm,tts", "with_tts": "yes", "with_llm": True}) == []
-    (error,) = answers.conflicts({"model_types": ["llm"], "with_rerank": "y"})
+def test_with_answers_changed_next_to_model_types_must_agree_with_the_list():
+    defaults = {t.answer: "no" for t in answers.MODEL_TYPES} | {"with_llm": "yes"}
+    assert answers.conflicts({"model_types": "llm,tts", "with_tts": "yes", "with_llm": True}, defaults) == []
+    (error,) = answers.conflicts({"model_types": ["llm"], "with_rerank": "y"}, defaults)
     assert str(error).startswith('with_rerank: contradicts model_types (got "y")')
+    # A plugin's record holds the list next to the with_* defaults: that is no contradiction.
+    assert answers.conflicts({"model_types": "tts", **defaults}, defaults) == []
 
 
 def test_every_bad_answer_is_listed_once_in_question_order():

@@ -1,13 +1,14 @@
 """Every answer set bakes a complete plugin that the dify_plugin runtime accepts as-is."""
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ANSWER_SETS, SIX, registration
+from conftest import ANSWER_SETS, SIX, offline_env, registration
 
 FOLDER = {t: t.replace("-", "_") for t in SIX}
 
@@ -127,3 +128,29 @@ def test_plugin_process_starts_and_registers_over_stdio(case):
     registered = registration(plugin)
     assert registered["name"] == answers.provider
     assert registered["plugins"]["models"] == [f"provider/{answers.provider}.yaml"]
+
+
+def test_blank_provider_check_is_an_expected_failure_until_filled_in(bake, tmp_path):
+    plugin = tmp_path / "plugin"
+    shutil.copytree(bake("blank-default"), plugin)
+    source = plugin / "provider" / "xinference.py"
+
+    def provider_test_outcome() -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-rxX", "-p", "no:cacheprovider", "tests/test_provider.py"],
+            cwd=plugin,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=offline_env(),
+        )
+        return done.stdout.strip().splitlines()[-1]
+
+    assert re.fullmatch(r"=* ?1 xfailed in .*", provider_test_outcome())
+    filled_in = source.read_text(encoding="utf-8").replace(
+        '        raise not_implemented("validate_provider_credentials", __file__)',
+        "        raise CredentialsValidateFailedError(f\"cannot reach {credentials['server_url']}\")",
+    )
+    filled_in = "from dify_plugin.errors.model import CredentialsValidateFailedError\n" + filled_in
+    source.write_text(filled_in, encoding="utf-8")
+    assert re.fullmatch(r"=* ?1 passed in .*", provider_test_outcome())
