@@ -318,27 +318,36 @@ def check_version(value: object, answers: Mapping) -> None:
     raise AnswerError("version", rule, version, hint)
 
 
-def check_help_url(value: object, answers: Mapping) -> None:
-    check_given_value("help_url", value)
-    text = _text(value).strip()
-    if not text:
-        return
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-    except ValueError:  # e.g. an unbalanced "[" in the host
-        parts, host = None, None
-    if (
-        parts is not None
-        and parts.scheme in ("http", "https")
-        and host
-        and not any(c.isspace() for c in text)
-        and not UNSAFE_CHARS.search(text)
-    ):
-        return
-    looks_like_host = re.fullmatch(r"[\w.-]+\.[a-z]{2,}(:\d+)?(/\S*)?", text, re.ASCII | re.I)
-    hint = f"try help_url=https://{text}" if looks_like_host else "e.g. help_url=https://example.com/docs, or empty"
-    raise AnswerError("help_url", "must be an http(s) URL with a host", text, hint)
+def _url_rule(answer: str, example: str) -> Callable[[object, Mapping], None]:
+    """An optional http(s) URL with a host; a near miss gets the URL it probably means."""
+
+    def check(value: object, answers: Mapping) -> None:
+        check_given_value(answer, value)
+        text = _text(value).strip()
+        if not text:
+            return
+        try:
+            parts = urlsplit(text)
+            host = parts.hostname
+        except ValueError:  # e.g. an unbalanced "[" in the host
+            parts, host = None, None
+        if (
+            parts is not None
+            and parts.scheme in ("http", "https")
+            and host
+            and not any(c.isspace() for c in text)
+            and not UNSAFE_CHARS.search(text)
+        ):
+            return
+        if re.fullmatch(r"[\w.-]+\.[a-z]{2,}(:\d+)?(/\S*)?", text, re.ASCII | re.I):
+            hint = f"try {answer}=https://{text}"  # a host without the scheme
+        elif answer == "repository_url" and re.fullmatch(r"[\w.-]+/[\w.-]+", text, re.ASCII):
+            hint = f"try {answer}=https://github.com/{text}"  # owner/name, as GitHub shows it
+        else:
+            hint = f"e.g. {answer}={example}, or empty"
+        raise AnswerError(answer, "must be an http(s) URL with a host", text, hint)
+
+    return check
 
 
 def parse_yes_no(answer: str, value: object) -> bool:
@@ -449,7 +458,8 @@ QUESTIONS: dict[str, Question] = {
     "provider_name": Question(check_provider_name),
     "author": Question(check_author),
     "description": Question(check_description),
-    "help_url": Question(check_help_url),
+    "help_url": Question(_url_rule("help_url", "https://example.com/docs")),
+    "repository_url": Question(_url_rule("repository_url", "https://github.com/your-org/your-plugin"), NOT_ASKED),
     "model_types": Question(check_model_types, NOT_ASKED),
     **{t.answer: Question(_yes_no_rule(t), YES_NO) for t in MODEL_TYPES},
     "configurate_method": Question(

@@ -92,12 +92,12 @@ def sdk_report():
     return _report
 
 
-def registration(plugin: Path) -> dict:
-    """Start the baked plugin as the daemon does (`python -m main`, local mode); its first stdout line."""
+def registration(python: str | Path, plugin: Path, env: dict[str, str]) -> dict:
+    """Start `python -m main` in `plugin` as Dify's daemon does; return the manifest it registers with."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "main"],
+        [str(python), "-m", "main"],
         cwd=plugin,
-        env=offline_env() | {"INSTALL_METHOD": "local"},
+        env=env | {"INSTALL_METHOD": "local"},
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -125,7 +125,7 @@ def test_generated_python_is_ruff_clean(case):
 
 def test_plugin_process_starts_and_registers_over_stdio(case):
     answers, plugin = case
-    registered = registration(plugin)
+    registered = registration(sys.executable, plugin, offline_env())
     assert registered["name"] == answers.provider
     assert registered["plugins"]["models"] == [f"provider/{answers.provider}.yaml"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TEMPLATE, registration
+from conftest import TEMPLATE, offline_env, registration
 from cookiecutter.main import cookiecutter
 
 ONE_LINE_TIMEOUT = 60
@@ -367,7 +367,7 @@ def test_a_yaml_special_name_and_author_give_a_plugin_that_starts_with_them(valu
     provider = yaml.safe_load((plugin / "provider" / f"{value}.yaml").read_text(encoding="utf-8"))
     assert (manifest["name"], manifest["author"], provider["provider"]) == (value, value, value)
     assert json.loads((plugin / ".cookiecutter.json").read_text(encoding="utf-8"))["provider_name"] == value
-    registered = registration(plugin)
+    registered = registration(sys.executable, plugin, offline_env())
     assert (registered["name"], registered["author"]) == (value, value)
 
 
@@ -400,7 +400,7 @@ def test_an_unusual_but_real_created_at_gives_a_plugin_that_starts_with_it(creat
     manifest = yaml.safe_load((out / "timed" / "manifest.yaml").read_text(encoding="utf-8"))
     expected = datetime.datetime.fromisoformat(created_at.replace(".123456789", ".123456"))
     assert manifest["created_at"] == expected
-    assert registration(out / "timed")["name"] == "timed"
+    assert registration(sys.executable, out / "timed", offline_env())["name"] == "timed"
 
 
 # --- config files ------------------------------------------------------------------------------------
@@ -537,7 +537,7 @@ def typed(**chosen: str) -> str:
 
 def test_only_the_documented_questions_are_asked():
     context = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
-    not_asked = {"model_types", "provider_label_zh_hans", "version", "created_at"}
+    not_asked = {"repository_url", "model_types", "provider_label_zh_hans", "version", "created_at"}
     assert [key for key in context if not key.startswith("_") and key not in not_asked] == ASKED
 
 
