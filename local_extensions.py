@@ -183,9 +183,10 @@ class Session:
     """One run of cookiecutter's questions for this template.
 
     Installed over `cookiecutter.prompt.read_user_variable` (which cookiecutter 2.1 to 2.7
-    calls for every answer whose default is text, as all of ours are) and
-    `prompt_choice_for_config` (which it calls for a list, e.g. `model_types` from a YAML
-    config file), for as long as that `prompt_for_config` runs.
+    calls for every answer whose default is text, as all of ours are), `read_user_yes_no`
+    (2.2 on call it for a YAML boolean from a config file) and `prompt_choice_for_config` (called
+    for a list, e.g. `model_types` from a YAML config file), for as long as that
+    `prompt_for_config` runs.
     """
 
     def __init__(self, prompting_frame, given: Given) -> None:
@@ -197,31 +198,42 @@ class Session:
         self.answers: dict = {}
         self.asked = 0
         keys = [key for key in TEMPLATE_CONTEXT if key in answers.QUESTIONS]
-        listed = answers._listed(given.values.get("model_types"))
+        listed = answers.model_types_listed(given.values.get("model_types"))
         self.total = sum(
             1
             for key in keys
             if answers.QUESTIONS[key].form != answers.NOT_ASKED
             and not (listed and answers.QUESTIONS[key].form == answers.YES_NO)
         )
-        self.read_text = getattr(prompt.read_user_variable, "__wrapped__", prompt.read_user_variable)
-        self.choose = getattr(prompt.prompt_choice_for_config, "__wrapped__", prompt.prompt_choice_for_config)
+        self.read_text = self._original("read_user_variable")
+        self.yes_no = self._original("read_user_yes_no")
+        self.choose = self._original("prompt_choice_for_config")
+
+    def _original(self, name: str):
+        function = getattr(self.prompt, name)
+        return getattr(function, "__wrapped__", function)  # left installed by an aborted session
 
     def install(self) -> None:
         def read_user_variable(var_name, default_value, *rest):
-            return self.ask(var_name, default_value, rest)
+            return self.ask(var_name, default_value, rest, self.read_text)
+
+        def read_user_yes_no(var_name, default_value, *rest):
+            return self.ask(var_name, default_value, rest, self.yes_no)
 
         def prompt_choice_for_config(cookiecutter_dict, env, key, options, no_input, *rest):
             return self.choice_for_config(cookiecutter_dict, env, key, options, no_input, rest)
 
-        read_user_variable.__wrapped__ = self.read_text
-        prompt_choice_for_config.__wrapped__ = self.choose
-        self.prompt.read_user_variable = read_user_variable
-        self.prompt.prompt_choice_for_config = prompt_choice_for_config
+        for wrapper, original in (
+            (read_user_variable, self.read_text),
+            (read_user_yes_no, self.yes_no),
+            (prompt_choice_for_config, self.choose),
+        ):
+            wrapper.__wrapped__ = original
+            setattr(self.prompt, wrapper.__name__, wrapper)
 
     def uninstall(self) -> None:
-        self.prompt.read_user_variable = self.read_text
-        self.prompt.prompt_choice_for_config = self.choose
+        for original in (self.read_text, self.yes_no, self.choose):
+            setattr(self.prompt, original.__name__, original)
 
     def _active(self) -> bool:
         """Still inside the `prompt_for_config` it was made for (not a later one, after an abort)."""
@@ -239,10 +251,10 @@ class Session:
         self.answers[key] = value
         return value
 
-    def ask(self, key, default, rest):
+    def ask(self, key, default, rest, original):
         question = answers.QUESTIONS.get(key)
         if not self._active() or question is None:
-            return self.read_text(key, default, *rest)
+            return original(key, default, *rest)
         value = self._ask(key, question, default, rest)
         self.answers[key] = value
         return value
@@ -257,13 +269,13 @@ class Session:
     def _ask(self, key, question, default, rest):
         if question.form == answers.NOT_ASKED:
             return default
-        if question.form == answers.YES_NO and answers._listed(self.answers.get("model_types")):
+        if question.form == answers.YES_NO and answers.model_types_listed(self.answers.get("model_types")):
             listed = answers.parse_model_types(self.answers["model_types"])
             return "yes" if any(t.answer == key for t in listed) else "no"
         rest = self._prefix(rest)
         while True:
             if question.form == answers.YES_NO:
-                value = "yes" if self.prompt.read_user_yes_no(key, self._yes(key, default), *rest) else "no"
+                value = "yes" if self.yes_no(key, self._yes(key, default), *rest) else "no"
             elif question.form == answers.CHOICE:
                 options = [default, *(c for c in question.choices if c != default)]
                 value = self.prompt.read_user_choice(key, options, *rest)

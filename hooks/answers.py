@@ -385,13 +385,13 @@ def parse_model_types(value: object) -> tuple[ModelType, ...]:
     return tuple(t for t in MODEL_TYPES if t in chosen)
 
 
-def _listed(value: object) -> bool:
+def model_types_listed(value: object) -> bool:
     """Whether `model_types` was given (a non-empty list or text)."""
     return bool(value) if isinstance(value, (list, tuple)) else bool(_text(value).strip())
 
 
 def check_model_types(value: object, answers: Mapping) -> None:
-    if _listed(value):
+    if model_types_listed(value):
         parse_model_types(value)
 
 
@@ -474,7 +474,7 @@ QUESTIONS: dict[str, Question] = {
 
 def check_types_chosen(answers: Mapping) -> None:
     """At least one model type, whichever way the types were chosen."""
-    if _listed(answers.get("model_types")):
+    if model_types_listed(answers.get("model_types")):
         return
     if not any(parse_yes_no(t.answer, answers.get(t.answer, "no")) for t in MODEL_TYPES):
         raise AnswerError(
@@ -567,7 +567,7 @@ def conflicts(given: Mapping, defaults: Mapping) -> list[AnswerError]:
     The answers a plugin records (`.cookiecutter.json`, cruft's `.cruft.json`) hold the list and
     the with_* defaults together; giving them back is not a contradiction.
     """
-    if not _listed(given.get("model_types")):
+    if not model_types_listed(given.get("model_types")):
         return []
     try:
         listed = parse_model_types(given["model_types"])
@@ -595,7 +595,7 @@ def conflicts(given: Mapping, defaults: Mapping) -> list[AnswerError]:
 
 def resolve_model_types(answers: Mapping) -> tuple[ModelType, ...]:
     """A non-empty `model_types` answer wins; otherwise the yes/no answers decide."""
-    if _listed(answers.get("model_types")):
+    if model_types_listed(answers.get("model_types")):
         return parse_model_types(answers["model_types"])
     return tuple(t for t in MODEL_TYPES if parse_yes_no(t.answer, answers.get(t.answer, "no")))
 

@@ -111,6 +111,18 @@ def registration(python: str | Path, plugin: Path, env: dict[str, str]) -> dict:
     return json.loads(first_line)
 
 
+def run_plugin_tests(plugin: Path, *args: str) -> subprocess.CompletedProcess:
+    """The baked plugin's own pytest, offline, as its author runs it (none of this suite's pytest plugins)."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", *args],
+        cwd=plugin,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=offline_env(),
+    )
+
+
 def offline_env() -> dict[str, str]:
     """The environment for plugin processes: no proxies, nothing that could reach out."""
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ANSWER_SETS, SIX, offline_env, registration
+from conftest import ANSWER_SETS, SIX, offline_env, registration, run_plugin_tests
 
 FOLDER = {t: t.replace("-", "_") for t in SIX}
 
@@ -136,15 +136,7 @@ def test_blank_provider_check_is_an_expected_failure_until_filled_in(bake, tmp_p
     source = plugin / "provider" / "xinference.py"
 
     def provider_test_outcome() -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-rxX", "-p", "no:cacheprovider", "tests/test_provider.py"],
-            cwd=plugin,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=offline_env(),
-        )
-        return done.stdout.strip().splitlines()[-1]
+        return run_plugin_tests(plugin, "-rxX", "tests/test_provider.py").stdout.strip().splitlines()[-1]
 
     assert re.fullmatch(r"=* ?1 xfailed in .*", provider_test_outcome())
     filled_in = source.read_text(encoding="utf-8").replace(

@@ -6,6 +6,7 @@ import datetime
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -571,6 +572,15 @@ def test_model_types_given_on_the_command_line_skip_the_yes_no_questions(config_
     assert "model type?" not in done.stdout and "[7/7]" in done.stdout
     provider = yaml.safe_load((out / "acme_ai" / "provider" / "acme_ai.yaml").read_text(encoding="utf-8"))
     assert provider["supported_model_types"] == ["llm", "rerank"]
+
+
+def test_yaml_booleans_from_a_config_file_are_the_defaults_of_the_same_yes_no_questions(config_file, out, tmp_path):
+    config = with_defaults(config_file, tmp_path, {"with_tts": True, "with_rerank": False})
+    done = cookiecutter_cli(config, out, stdin=typed(provider_label="Acme AI"), no_input=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "[10/13] Include a text-to-speech model type?" in re.sub(r"\x1b\[[0-9;]*m", "", done.stdout)
+    provider = yaml.safe_load((out / "acme_ai" / "provider" / "acme_ai.yaml").read_text(encoding="utf-8"))
+    assert provider["supported_model_types"] == ["llm", "text-embedding", "tts"]
 
 
 def test_a_bad_answer_on_the_command_line_is_refused_before_the_first_question(config_file, out):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pexpect
 import pytest
 import yaml
-from conftest import TEMPLATE, offline_env
+from conftest import TEMPLATE, run_plugin_tests
 
 TIMEOUT = 60
 OLDER_RELEASES = ("2.1.1", "2.2.3")
@@ -175,14 +175,7 @@ def test_bad_answers_are_asked_again_and_the_corrected_plugin_passes_its_own_tes
         assert not_asked not in session
     plugin = out / "acme_ai_ana"
     assert_the_attendees_plugin(plugin)
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
-        cwd=plugin,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=offline_env(),
-    )
+    done = run_plugin_tests(plugin)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert re.search(r"\d+ passed", done.stdout.splitlines()[-1]), done.stdout[-500:]
 
