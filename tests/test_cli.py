@@ -484,6 +484,19 @@ def test_existing_plugin_folder_is_replaced_with_overwrite_if_exists(config_file
     assert (out / "xinference" / "manifest.yaml").is_file()
 
 
+def test_what_overwrite_if_exists_does_to_an_edited_plugin_is_what_the_refusal_says(config_file, out):
+    """The consequences the one-line refusal names, shown: edits overwritten, an unchosen type's folder deleted."""
+    assert cookiecutter_cli(config_file, out, "model_types=llm,rerank").returncode == 0
+    llm = out / "xinference" / "models" / "llm" / "llm.py"
+    llm.write_text(llm.read_text(encoding="utf-8") + "# my edit\n", encoding="utf-8")
+    mine = out / "xinference" / "models" / "rerank" / "my_helper.py"
+    mine.write_text("HELPER = 1\n", encoding="utf-8")
+
+    assert cookiecutter_cli(config_file, out, "model_types=llm", "--overwrite-if-exists").returncode == 0
+    assert "# my edit" not in llm.read_text(encoding="utf-8")
+    assert not mine.parent.exists()
+
+
 def test_leftover_of_an_interrupted_bake_is_named_with_the_way_out(config_file, out):
     partial = out / "xinference" / "models"
     partial.mkdir(parents=True)
