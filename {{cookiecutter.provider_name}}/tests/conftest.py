@@ -53,8 +53,14 @@ class FakeServer:
         self.control("config", settings)
 
     def requests(self, path: str | None = None) -> list[dict[str, Any]]:
+        """The requests received since the reset, in arrival order; each has its place in the
+        answer order as `answered`."""
         received = self.control("requests")
         return [r for r in received if path is None or r["path"] == path]
+
+    def peak(self) -> int:
+        """The most requests that waited for an answer at once since the reset."""
+        return self.control("peak")["peak"]
 
     def stop(self) -> None:
         self.process.kill()

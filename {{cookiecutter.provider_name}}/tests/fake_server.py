@@ -6,7 +6,8 @@ it) so the plugin, in-process or over stdio, talks to a real socket. It behaves 
 server where that matters: TCP_NODELAY, a listen backlog for hundreds of clients at once,
 chunked streams, the error bodies real servers send. Tests steer it through `/_control/*`:
 scripted faults for the next matching requests (see `FakeServer.fault` in conftest.py for the
-hostile ones), a required API key, and the list of requests it received.
+hostile ones), a required API key, the list of requests it received (each with the order it
+was answered in) and how many waited for an answer at once.
 """
 
 import argparse
@@ -37,6 +38,7 @@ class State:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.waiting = 0  # requests received and not answered yet
         self.reset()
 
     def reset(self) -> None:
@@ -46,6 +48,8 @@ class State:
             self.describe = True  # False: behave like a server without GET /v1/models/{uid}
             self.hold: threading.Barrier | None = None  # answer nothing until this many requests wait
             self.requests: list[dict[str, Any]] = []
+            self.answers = 0  # answers started since the reset
+            self.peak = self.waiting  # the most requests waiting for an answer at once
 
     def take_fault(self, path: str, body: Any) -> dict[str, Any] | None:
         """The first fault for `path` (and, if it names one, for the model in the request body)."""
@@ -132,6 +136,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # TCP_NODELAY, as uvicorn and other real servers set it
     fault: dict[str, Any] | None = None  # the scripted fault for the request being answered
+    entry: dict[str, Any] | None = None  # the request being answered, in the log, until answered
     packer: Any = None  # compresses the chunks of the answer being sent, if the fault asks
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet test output
@@ -258,6 +263,26 @@ class Handler(BaseHTTPRequestHandler):
         return False
 
     # -- dispatch -----------------------------------------------------------------------
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        finally:
+            self._answered()  # a dropped connection answers nothing
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self._answered()  # before the first byte: the client cannot send its next request sooner
+        super().send_response(code, message)
+
+    def _answered(self) -> None:
+        """Count the request being handled as answered (once), and note its place in the answer order."""
+        if self.entry is None:
+            return
+        with STATE.lock:
+            STATE.waiting -= 1
+            self.entry["answered"] = STATE.answers
+            STATE.answers += 1
+        self.entry = None
+
     def do_GET(self) -> None:  # noqa: N802
         self._handle("GET", b"")
 
@@ -274,19 +299,20 @@ class Handler(BaseHTTPRequestHandler):
         if raw and content_type.startswith("application/json"):
             body = json.loads(raw)
         with STATE.lock:
-            STATE.requests.append(
-                {
-                    "method": method,
-                    "path": path,
-                    "json": body,
-                    "size": len(raw),
-                    "content_type": content_type,
-                    "authorization": self.headers.get("Authorization"),
-                    "accept_encoding": self.headers.get("Accept-Encoding"),
-                    "client_port": self.client_address[1],  # equal across requests = a reused connection
-                    "form": form_fields(content_type, raw) if content_type.startswith("multipart/") else None,
-                }
-            )
+            self.entry = {
+                "method": method,
+                "path": path,
+                "json": body,
+                "size": len(raw),
+                "content_type": content_type,
+                "authorization": self.headers.get("Authorization"),
+                "accept_encoding": self.headers.get("Accept-Encoding"),
+                "client_port": self.client_address[1],  # equal across requests = a reused connection
+                "form": form_fields(content_type, raw) if content_type.startswith("multipart/") else None,
+            }
+            STATE.requests.append(self.entry)
+            STATE.waiting += 1
+            STATE.peak = max(STATE.peak, STATE.waiting)
             hold = STATE.hold
         if hold is not None:
             try:
@@ -334,6 +360,9 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/_control/requests":
             with STATE.lock:
                 return self._send(200, STATE.requests)
+        elif path == "/_control/peak":
+            with STATE.lock:
+                return self._send(200, {"peak": STATE.peak, "waiting": STATE.waiting})
         return self._send(200, {"ok": True})
 
     def _describe(self, uid: str) -> None:

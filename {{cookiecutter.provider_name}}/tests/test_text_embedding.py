@@ -7,6 +7,7 @@ wrapping takes part.
 
 import math
 
+import gevent
 import pytest
 from checks import HTTP_ERRORS, error_answer, raises_dify_error, spoil_validation, unreachable_server
 from conftest import API_KEY
@@ -69,7 +70,7 @@ def test_embedding_batches_by_max_chunks(embedder, server, credentials, count, m
 
     result = embed(embedder, given, texts)
 
-    batches = sent_inputs(server)
+    batches = sorted(sent_inputs(server), key=lambda batch: texts.index(batch[0]))  # sent at once
     assert len(batches) == math.ceil(count / int(max_chunks or 32))
     assert [len(batch) for batch in batches] == sizes
     assert [text for batch in batches for text in batch] == texts
@@ -149,6 +150,58 @@ def test_schema_takes_context_size_and_max_chunks_from_credentials(embedder):
     assert given.model_properties[ModelPropertyKey.MAX_CHUNKS] == 4
     assert default.model_properties[ModelPropertyKey.CONTEXT_SIZE] == 512
     assert default.model_properties[ModelPropertyKey.MAX_CHUNKS] == 32
+
+
+# -- batches sent at once (parallel_requests) -----------------------------------------------
+
+
+@pytest.mark.parametrize(("given", "at_once"), [(None, 2), ("1", 1), ("3", 3), ("99", 8)])
+def test_batches_are_sent_parallel_requests_at_once_and_never_more(
+    embedder, server, credentials, given, at_once
+):
+    texts = [f"text number {i}" for i in range(2 * at_once)]  # two rounds of one-text batches
+    extra = {"max_chunks": "1"} | ({"parallel_requests": given} if given else {})
+    server.config(hold=at_once, hold_timeout=3)  # nothing is answered until `at_once` requests wait
+
+    result = embed(embedder, credentials(UID, **extra), texts)
+
+    assert result.embeddings == [vector(text) for text in texts]
+    assert server.peak() == at_once
+
+
+def test_vectors_keep_the_text_order_when_batches_are_answered_out_of_order(embedder, server, credentials):
+    texts = ["alpha", "beta", "gamma", "delta", "epsilon"]
+    server.fault(EMBEDDINGS, delay=0.3)  # the first batch to arrive is answered last
+
+    result = embed(embedder, credentials(UID, max_chunks="1", parallel_requests="2"), texts)
+
+    assert result.embeddings == [vector(text) for text in texts]
+    assert result.usage.total_tokens == len(texts)
+    first = server.requests(EMBEDDINGS)[0]
+    assert first["json"]["input"] == ["alpha"] and first["answered"] > 0
+
+
+def test_a_failing_batch_raises_its_dify_error_and_the_batches_not_sent_yet_never_are(
+    embedder, server, credentials
+):
+    server.fault(EMBEDDINGS, **error_answer(500))  # the first batch fails at once
+    server.fault(EMBEDDINGS, delay=0.3, times=10)  # the others are slow
+
+    given = credentials(UID, api_key=API_KEY, max_chunks="1", parallel_requests="2")
+
+    with raises_dify_error(InvokeServerUnavailableError, server.port, 500):
+        embed(embedder, given, list("abcdef"))
+
+    gevent.sleep(0.6)  # time for a third batch to arrive, if one were still sent
+    assert len(server.requests(EMBEDDINGS)) == 2  # the failed one and the one in flight with it
+
+
+@pytest.mark.parametrize("value", ["0", "9", "two", "1.5"])
+def test_validation_refuses_parallel_requests_out_of_range_naming_the_rule(embedder, credentials, value):
+    rule = "parallel_requests must be a whole number from 1 to 8"
+
+    with pytest.raises(CredentialsValidateFailedError, match=rule):
+        embedder.validate_credentials(UID, credentials(UID, parallel_requests=value))
 
 
 # -- validation -----------------------------------------------------------------------------

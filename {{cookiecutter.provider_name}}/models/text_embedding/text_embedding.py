@@ -2,14 +2,15 @@
 """Text embedding models on the server's OpenAI-style `POST /v1/embeddings`.
 
 Texts are cut to the model's context size (counted by the server's tokenizer where it has one),
-then sent `max_chunks` at a time, one request per batch. Connections, auth and errors live in
-models/common.py.
+then sent `max_chunks` at a time, one request per batch, `parallel_requests` batches at once.
+Connections, auth and errors live in models/common.py.
 """
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import gevent.pool
 from dify_plugin import TextEmbeddingModel
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import (
@@ -21,13 +22,23 @@ from dify_plugin.entities.model import (
     PriceType,
 )
 from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbeddingResult
-from dify_plugin.errors.model import InvokeBadRequestError, InvokeError, InvokeServerUnavailableError
+from dify_plugin.errors.model import (
+    CredentialsValidateFailedError,
+    InvokeBadRequestError,
+    InvokeError,
+    InvokeServerUnavailableError,
+)
 
 from models import common
 
 EMBEDDINGS_PATH = "embeddings"
 DEFAULT_CONTEXT_SIZE = 512
 DEFAULT_MAX_CHUNKS = 32
+# Batches sent at once: a server that works on several requests at once (several workers, a GPU
+# batching requests) answers sooner; one that works on one at a time loses nothing, and each
+# request waits at most for the others in flight, within its own request_timeout.
+DEFAULT_PARALLEL_REQUESTS = 2
+MAX_PARALLEL_REQUESTS = 8
 
 
 class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
@@ -46,13 +57,14 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         max_chunks = max(1, self._get_max_chunks(model, credentials))
         tokenizer = common.Tokenizer(credentials, common.model_uid(credentials, model))
         inputs = [common.fit(text, context_size, tokenizer) for text in texts]
-        embeddings: list[list[float]] = []
-        tokens = 0
-        for start in range(0, len(inputs), max_chunks):
-            batch = inputs[start : start + max_chunks]
-            vectors, used = self._embed_shortening_once(model, credentials, batch, context_size, tokenizer)
-            embeddings += vectors
-            tokens += used
+        batches = [inputs[start : start + max_chunks] for start in range(0, len(inputs), max_chunks)]
+        answers = in_order(
+            lambda batch: self._embed_shortening_once(model, credentials, batch, context_size, tokenizer),
+            batches,
+            parallel_requests(credentials),
+        )
+        embeddings = [vector for vectors, _ in answers for vector in vectors]
+        tokens = sum(used for _, used in answers)
         return TextEmbeddingResult(
             model=model, embeddings=embeddings, usage=self._usage(model, credentials, tokens)
         )
@@ -139,6 +151,11 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         The model's input limit, when the server tells it (Xinference's `max_tokens`), is stored
         in `credentials` as `context_size`, which Dify keeps.
         """
+        given = str(credentials.get("parallel_requests") or "").strip()
+        if given and not (given.isdigit() and 1 <= int(given) <= MAX_PARALLEL_REQUESTS):
+            raise CredentialsValidateFailedError(
+                f"parallel_requests must be a whole number from 1 to {MAX_PARALLEL_REQUESTS}"
+            )
         info = common.validate_model(credentials, model, "text-embedding")
         max_tokens = (info or {}).get("max_tokens")
         if type(max_tokens) is int and max_tokens > 0:
@@ -176,3 +193,38 @@ def numbers(value: Any) -> list[float] | None:
     if not all(type(x) in (int, float) for x in value):
         return None
     return [float(x) for x in value]
+
+
+def parallel_requests(credentials: Mapping[str, Any]) -> int:
+    """How many batches to send at once: the credential, kept within 1..MAX_PARALLEL_REQUESTS."""
+    wanted = common.positive_int(credentials.get("parallel_requests"), DEFAULT_PARALLEL_REQUESTS)
+    return min(wanted, MAX_PARALLEL_REQUESTS)
+
+
+def in_order[T, R](work: Callable[[T], R], items: list[T], at_once: int) -> list[R]:
+    """`work(item)` for every item, at most `at_once` at a time, the results in the order of `items`.
+
+    The first failure is raised as soon as it happens; work still running is stopped first and
+    the items not started yet are never started.
+    """
+    if at_once <= 1 or len(items) <= 1:
+        return [work(item) for item in items]
+
+    def attempt(index: int) -> tuple[int, Any, Exception | None]:
+        try:
+            return index, work(items[index]), None
+        except Exception as error:  # raised below, in the caller (gevent would print it as well)
+            return index, None, error
+
+    results: list[Any] = [None] * len(items)
+    pool = gevent.pool.Pool(at_once)
+    running = pool.imap_unordered(attempt, range(len(items)))
+    try:
+        for index, result, error in running:
+            if error is not None:
+                raise error
+            results[index] = result
+    finally:
+        running.kill()  # it would start the next items as the pool frees up
+        pool.kill()
+    return results
