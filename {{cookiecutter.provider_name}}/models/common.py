@@ -273,12 +273,22 @@ def _check_range(
 
 
 def _paced[T](items: Iterator[T], limit: Callable[[], tuple[float, str]]) -> Iterator[T]:
-    """Yield from `items`; each wait for the next one is bounded as `limit()` says at that moment."""
+    """Yield from `items`; each wait for the next one is bounded as `limit()` says at that moment.
+
+    `time_limit` written out: this runs once per event of every stream."""
     end = object()
     while True:
         seconds, message = limit()
-        with time_limit(seconds, message):
+        timer = gevent.Timeout(max(seconds, 0.001))
+        timer.start()
+        try:
             item = next(items, end)
+        except gevent.Timeout as fired:
+            if fired is not timer:
+                raise
+            raise InvokeConnectionError(message) from None
+        finally:
+            timer.close()
         if item is end:
             return
         yield item  # type: ignore[misc]
@@ -383,23 +393,24 @@ def _too_big(url: str) -> InvokeServerUnavailableError:
     )
 
 
-def _lines(chunks: Iterator[bytes], url: str, conn: Connection) -> Iterator[str]:
-    """The lines of a stream (LF or CRLF), each at most MAX_LINE_BYTES, the API key removed."""
+def _lines(chunks: Iterator[bytes], url: str, conn: Connection) -> Iterator[list[str]]:
+    """The lines of a stream (LF or CRLF), each at most MAX_LINE_BYTES, the API key removed; in
+    lists of the lines completed by one read."""
     buffer = bytearray()
     for chunk in chunks:
         buffer += chunk
-        start = 0
-        while (end := buffer.find(b"\n", start)) >= 0:
-            yield scrub(bytes(buffer[start:end]).rstrip(b"\r"), conn).decode("utf-8", "replace")
-            start = end + 1
-        del buffer[:start]
+        end = buffer.rfind(b"\n") + 1
+        if end:  # the key has no line break in it: removing it from whole lines at once is the same
+            complete = scrub(bytes(buffer[:end]), conn).decode("utf-8", "replace")
+            del buffer[:end]
+            yield [line.removesuffix("\r") for line in complete.split("\n")[:-1]]
         if len(buffer) > MAX_LINE_BYTES:
             buffer.clear()
             raise InvokeServerUnavailableError(
                 f"{url} sent a stream line longer than {MAX_LINE_BYTES // 2**10} KiB, the limit for one line"
             )
     if buffer:
-        yield scrub(bytes(buffer), conn).decode("utf-8", "replace")
+        yield [scrub(bytes(buffer), conn).decode("utf-8", "replace")]
 
 
 # -- errors -------------------------------------------------------------------------------------
@@ -532,26 +543,32 @@ def stream_events(
 
     The stream ends with InvokeConnectionError when no event arrives for `request_timeout`
     (comment lines and other fields do not count) or when it has lasted STREAM_LIMIT. Errors
-    are Dify's, also those that happen after the first event.
+    are Dify's, also those that happen after the first event. Events that arrived in one read
+    and only add text are joined into one (see `_joined`): a server streaming faster than the
+    plugin passes events on makes fewer, longer pieces instead of a growing backlog.
     """
     conn = connection(credentials)
     url = _url(conn, path)
     started = time.monotonic()
 
+    silent = f"{url} sent no event for request_timeout = {conn.timeout:g} s"
+
     def limit() -> tuple[float, str]:
         left = STREAM_LIMIT - (time.monotonic() - started)
         if left < conn.timeout:
             return left, f"{url} was still streaming after {STREAM_LIMIT:g} s, the limit for one answer"
-        return conn.timeout, f"{url} sent no event for request_timeout = {conn.timeout:g} s"
+        return conn.timeout, silent
 
     def is_sse(content_type: str) -> bool:
         return content_type.startswith("text/event-stream")
 
     with _streamed(conn, url, payload, limit, is_sse, "an event stream", "text/event-stream") as response:
-        for data in _paced(_data(_lines(_decoded(response, url), url, conn), url), limit):
-            if data == "[DONE]":
+        for batch in _paced(_data(_lines(_decoded(response, url), url, conn), url), limit):
+            ended = "[DONE]" in batch
+            events = batch[: batch.index("[DONE]")] if ended else batch
+            yield from _joined([_event(data, url) for data in events])
+            if ended:
                 return
-            yield _event(data, url)
 
 
 @contextmanager
@@ -582,19 +599,79 @@ def _streamed(
             response.close()
 
 
-def _data(lines: Iterator[str], url: str) -> Iterator[str]:
-    """The `data:` values of a server-sent event stream; comments and other fields are skipped,
-    and an `event: error` is raised as Dify's error with the server's message."""
+def _data(batches: Iterator[list[str]], url: str) -> Iterator[list[str]]:
+    """The `data:` values of a server-sent event stream, in lists of those that arrived together
+    (never empty); comments and other fields are skipped, and an `event: error` is raised as
+    Dify's error with the server's message."""
     kind = ""
-    for line in lines:
-        if not line:
-            kind = ""  # a blank line ends an event
-        elif line.startswith("event:"):
-            kind = line[6:].strip()
-        elif line.startswith("data:"):
-            if kind == "error":
-                raise _stream_error(url, line[5:])
-            yield line[5:].strip()
+    for lines in batches:
+        found = []
+        for line in lines:
+            if not line:
+                kind = ""  # a blank line ends an event
+            elif line.startswith("event:"):
+                kind = line[6:].strip()
+            elif line.startswith("data:"):
+                if kind == "error":
+                    raise _stream_error(url, line[5:])
+                found.append(line[5:].strip())
+        if found:
+            yield found
+
+
+EVENT_KEYS = {"id", "object", "created", "model", "system_fingerprint", "choices"}
+CHOICE_KEYS = {"index", "delta", "text", "finish_reason", "logprobs"}
+
+
+def _text_only(event: dict[str, Any]) -> tuple[str, str] | None:
+    """("delta", text) for a chat event, ("text", text) for a completion event, that carries
+    nothing but one choice's text; None for any other (role, tool calls, reasoning, finish
+    reason, usage, log probabilities...)."""
+    choices = event.get("choices")
+    if set(event) - EVENT_KEYS or not isinstance(choices, list) or len(choices) != 1:
+        return None
+    choice = choices[0]
+    if not isinstance(choice, dict) or set(choice) - CHOICE_KEYS:
+        return None
+    if choice.get("finish_reason") is not None or choice.get("logprobs") is not None:
+        return None
+    delta = choice.get("delta")
+    if "text" not in choice and isinstance(delta, dict) and set(delta) == {"content"}:
+        return ("delta", delta["content"]) if isinstance(delta["content"], str) else None
+    if "delta" not in choice and isinstance(choice.get("text"), str):
+        return "text", choice["text"]
+    return None
+
+
+def _joined(events: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """`events` in order, each run of text-only events of the same choice joined into its first."""
+    held: dict[str, Any] | None = None
+    held_as: tuple[str, Any] | None = None
+    pieces: list[str] = []
+    for event in events:
+        found = _text_only(event)
+        joins_as = (found[0], event["choices"][0].get("index")) if found else None
+        if found and joins_as == held_as:
+            pieces.append(found[1])
+            continue
+        if held is not None:
+            yield _with_text(held, pieces)
+        held, held_as, pieces = (event, joins_as, [found[1]]) if found else (None, None, [])
+        if not found:
+            yield event
+    if held is not None:
+        yield _with_text(held, pieces)
+
+
+def _with_text(event: dict[str, Any], pieces: list[str]) -> dict[str, Any]:
+    """The text-only `event` with `pieces` as its text."""
+    if len(pieces) > 1:
+        choice = event["choices"][0]
+        if "delta" in choice:
+            choice["delta"]["content"] = "".join(pieces)
+        else:
+            choice["text"] = "".join(pieces)
+    return event
 
 
 def _event(data: str, url: str) -> dict[str, Any]:

@@ -38,7 +38,7 @@ class State:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.waiting = 0  # requests received and not answered yet
+        self.epoch = 0  # resets so far: requests from before the last one are not counted
         self.reset()
 
     def reset(self) -> None:
@@ -48,8 +48,10 @@ class State:
             self.describe = True  # False: behave like a server without GET /v1/models/{uid}
             self.hold: threading.Barrier | None = None  # answer nothing until this many requests wait
             self.requests: list[dict[str, Any]] = []
+            self.epoch += 1
             self.answers = 0  # answers started since the reset
-            self.peak = self.waiting  # the most requests waiting for an answer at once
+            self.waiting = 0  # requests received since the reset and not answered yet
+            self.peak = 0  # the most of them at once
 
     def take_fault(self, path: str, body: Any) -> dict[str, Any] | None:
         """The first fault for `path` (and, if it names one, for the model in the request body)."""
@@ -137,6 +139,7 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # TCP_NODELAY, as uvicorn and other real servers set it
     fault: dict[str, Any] | None = None  # the scripted fault for the request being answered
     entry: dict[str, Any] | None = None  # the request being answered, in the log, until answered
+    epoch = 0  # the server's epoch when it arrived
     packer: Any = None  # compresses the chunks of the answer being sent, if the fault asks
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet test output
@@ -278,9 +281,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.entry is None:
             return
         with STATE.lock:
-            STATE.waiting -= 1
-            self.entry["answered"] = STATE.answers
-            STATE.answers += 1
+            if self.epoch == STATE.epoch:
+                STATE.waiting -= 1
+                self.entry["answered"] = STATE.answers
+                STATE.answers += 1
         self.entry = None
 
     def do_GET(self) -> None:  # noqa: N802
@@ -311,6 +315,7 @@ class Handler(BaseHTTPRequestHandler):
                 "form": form_fields(content_type, raw) if content_type.startswith("multipart/") else None,
             }
             STATE.requests.append(self.entry)
+            self.epoch = STATE.epoch
             STATE.waiting += 1
             STATE.peak = max(STATE.peak, STATE.waiting)
             hold = STATE.hold

@@ -107,6 +107,27 @@ def test_streaming_chat_yields_text_then_one_final_chunk_with_usage(llm, server,
     assert sent(server)["stream_options"] == {"include_usage": True}
 
 
+def test_text_events_that_arrive_together_go_on_as_one_chunk(llm, server, credentials):
+    def event(delta: dict, **choice: str) -> str:
+        return "data: " + json.dumps({"choices": [{"index": 0, "delta": delta, **choice}]})
+
+    together = [
+        event({"role": "assistant", "content": ""}),
+        *(event({"content": word}) for word in ("Hel", "lo", " wor", "ld")),
+        event({"reasoning_content": "hmm"}),  # not text only: it ends the run
+        event({"content": "!"}),
+        event({}, finish_reason="stop"),
+        "data: [DONE]",
+    ]
+    server.fault(CHAT, lines=["\n\n".join(together)])  # one write: the plugin reads all at once
+
+    chunks = invoke(llm, credentials("chat-model"))
+
+    pieces = [chunk.delta.message.content for chunk in chunks[:-1]]
+    assert pieces == ["Hello world", "<think>\nhmm", "\n</think>\n!"]
+    assert chunks[-1].delta.finish_reason == "stop"
+
+
 @pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
 def test_usage_is_estimated_when_the_server_reports_none(llm, server, credentials, stream):
     server.fault(CHAT, reply={"content": "four words of answer", "no_usage": True})
