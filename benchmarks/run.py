@@ -1,10 +1,12 @@
 """Benchmarks: each figure is a median over repeated runs, printed next to its floor measured
 in the same run, with the ratio. Run with `bash benchmarks/run.sh` (options: --repeat N,
---skip-suite). Nothing here asserts a timing: it prints figures and the targets beside them.
+--only SECTIONS, --real cached|build|skip). Nothing here asserts a timing: it prints figures
+and the targets beside them.
 """
 
 import argparse
 import json
+import math
 import os
 import resource
 import shutil
@@ -18,22 +20,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from loopback import sent_ns
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 COOKIECUTTER = str(BIN / "cookiecutter")
-ROWS: list[tuple[str, str, str, str, str]] = []
+ROWS: list[tuple[str, str, str, str, str, str]] = []
 
 
 def median_of(repeat: int, run: Callable[[], float]) -> float:
     return statistics.median(run() for _ in range(repeat))
 
 
-def row(name: str, value: float, floor: float | None, unit: str, target: str) -> None:
+def row(name: str, value: float, floor: float | None, unit: str, target: str, limit: str = "") -> None:
+    """One line of the table; `limit` says what was measured to limit it (CPU shares of one core)."""
     ratio = f"{value / floor:.2f}x" if floor else "-"
     floor_text = f"{floor:,.3f}" if floor is not None else "-"
-    ROWS.append((name, f"{value:,.3f} {unit}", f"{floor_text} {unit}" if floor is not None else "-", ratio, target))
-    print(f"  {name}: {value:,.3f} {unit} (floor {floor_text}, {ratio})", flush=True)
+    value_text = "-" if math.isnan(value) else f"{value:,.3f} {unit}"
+    ROWS.append((name, value_text, f"{floor_text} {unit}" if floor is not None else "-", ratio, target, limit))
+    print(f"  {name}: {value_text} (floor {floor_text}, {ratio}) {limit}", flush=True)
 
 
 def offline_env() -> dict[str, str]:
@@ -138,7 +143,7 @@ def bench_start(work: Path, plugin: Path, repeat: int) -> None:
     floor_plugin = minimal_plugin(work)
     floor = median_of(repeat, lambda: time_to_registration(floor_plugin))
     value = median_of(repeat, lambda: time_to_registration(plugin))
-    row("plugin start (default plugin)", value, floor, "s", "<= 1.1x")
+    row("plugin start (default plugin)", value, floor, "s", "<= 1.05x")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -150,106 +155,406 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
     return next(int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith(f"{field}:"))
 
 
-def bench_relay(plugin: Path, repeat: int) -> None:
-    sys.path.insert(0, str(plugin / "tests"))
-    from conftest import FakeServer  # the baked plugin's own loopback server and stdio harness
+# -- which process limits a row: CPU seconds each one spends while it runs ----------------------
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU seconds (user + system) used so far by process `pid`, by this process (None), or by
+    every process of the group -`pid` (a negative number: a real server and its workers)."""
+    if pid is None:
+        times = os.times()
+        return times.user + times.system
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat") if pid < 0 else [Path(f"/proc/{pid}/stat")]:
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if pid > 0 or int(fields[2]) == -pid:  # fields[2]: the process group
+            total += (int(fields[11]) + int(fields[12])) / TICK  # utime and stime
+    return total
+
+
+class Meter:
+    """Share of one core each named process used during a `with` block (None: this process)."""
+
+    def __init__(self, **pids: int | None) -> None:
+        self.pids = pids
+        self.shares: dict[str, float] = {}
+
+    def __enter__(self) -> "Meter":
+        self.start = time.perf_counter()
+        self.before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall = time.perf_counter() - self.start
+        for name, pid in self.pids.items():
+            self.shares[name] = (cpu_seconds(pid) - self.before[name]) / wall
+
+    def add(self, name: str, cpu: float, wall: float) -> None:
+        self.shares[name] = cpu / wall
+
+    def text(self) -> str:
+        return ", ".join(f"{name} {share:.0%}" for name, share in self.shares.items())
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
+
+
+# -- the benchmark's loopback server ------------------------------------------------------------
+class Loopback:
+    """benchmarks/loopback.py in its own process."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(TEMPLATE / "benchmarks" / "loopback.py"), *args], stdout=subprocess.PIPE, text=True
+        )
+        self.url = f"http://127.0.0.1:{int(self.process.stdout.readline())}"
+        self.http = httpx.Client(timeout=60)
+
+    def config(self, **settings: object) -> dict:
+        """Change the settings; returns them with the most embedding requests in at once since the last call."""
+        return self.http.post(f"{self.url}/_config", json=settings).json()
+
+    def stop(self) -> None:
+        self.http.close()
+        self.process.kill()
+        self.process.wait()
+
+
+# -- streams ------------------------------------------------------------------------------------
+def chat_credentials(url: str) -> dict[str, str]:
+    return {
+        "server_url": url,
+        "model_uid": "chat-model",
+        "request_timeout": "60",
+        "max_retries": "0",
+        "context_size": "8192",
+        "max_tokens": "4096",
+    }
+
+
+CHAT = {
+    "model_type": "llm",
+    "model": "chat-model",
+    "prompt_messages": [{"role": "user", "content": "go"}],
+    "model_parameters": {},
+    "stop": None,
+    "tools": None,
+    "stream": True,
+}
+
+
+def direct_stream(url: str) -> tuple[int, list[float]]:
+    """One stream read with httpx as a client that uses each event would: (events, latencies in ms)."""
+    latencies: list[float] = []
+    payload = {"model": "chat-model", "messages": [{"role": "user", "content": "go"}], "stream": True}
+    with httpx.Client(timeout=60) as client, client.stream("POST", f"{url}/v1/chat/completions", json=payload) as got:
+        for line in got.iter_lines():
+            if line.startswith("data:") and line != "data: [DONE]":
+                event = json.loads(line[5:])
+                received = time.monotonic_ns()
+                content = (event.get("choices") or [{}])[0].get("delta", {}).get("content")
+                if content:
+                    latencies.append((received - sent_ns(content)) / 1e6)
+    return len(latencies), latencies
+
+
+def relayed_streams(running, credentials: dict, count: int) -> tuple[int, int, list[float]]:
+    """`count` streams through the plugin at once, as the daemon sends them: (chunks, errors, latencies in ms)."""
+    pending = set()
+    for _ in range(count):
+        session = uuid.uuid4().hex
+        pending.add(session)
+        message = {
+            "session_id": session,
+            "event": "request",
+            "data": {"type": "model", "action": "invoke_llm", "user_id": "bench", "provider": "xinference"}
+            | CHAT
+            | {"credentials": credentials},
+        }
+        running.process.stdin.write(json.dumps(message).encode() + b"\n")
+    running.process.stdin.flush()
+    chunks = errors = 0
+    latencies: list[float] = []
+    while pending:
+        message = json.loads(running.lines.get(timeout=120))
+        received = time.monotonic_ns()
+        if message.get("session_id") not in pending or message.get("event") != "session":
+            continue
+        kind = message["data"]["type"]
+        if kind == "stream":
+            content = message["data"]["data"]["delta"]["message"].get("content") or ""
+            for word in content.split():  # events the plugin joined into one chunk: each one counts
+                latencies.append((received - sent_ns(word)) / 1e6)
+                chunks += 1
+        elif kind == "error":
+            errors += 1
+        elif kind == "end":
+            pending.discard(message["session_id"])
+    return chunks, errors, latencies
+
+
+def bench_streams(plugin: Path, repeat: int) -> None:
     from stdio_plugin import PluginProcess
 
+    server = Loopback()
     os.chdir(plugin)
-    server = FakeServer()
     running = PluginProcess()
+    pids = {"server": server.process.pid, "plugin": running.process.pid, "bench": None}
+    credentials = chat_credentials(server.url)
     try:
-        credentials = {
-            "server_url": server.url,
-            "model_uid": "chat-model",
-            "request_timeout": "30",
-            "max_retries": "0",
-            "context_size": "8192",
-            "max_tokens": "4096",
-        }
         chunks = 2000
-        reply = {"content": " ".join(f"w{i}" for i in range(chunks - 1))}
-        payload = {"model": "chat-model", "messages": [{"role": "user", "content": "go"}], "stream": True}
+        print(f"stream relay over stdio ({chunks:,} events as fast as the server writes them)", flush=True)
+        server.config(chunks=chunks, interval_ms=0)
+        floor_meter, relay_meter = Meter(**pids), Meter(**pids)
 
         def direct() -> float:
-            server.fault("/v1/chat/completions", reply=reply)
-            start = time.perf_counter()
-            with (
-                httpx.Client() as client,
-                client.stream("POST", f"{server.url}/v1/chat/completions", json=payload) as response,
-            ):
-                count = sum(1 for line in response.iter_lines() if line.startswith("data:"))
-            assert count >= chunks, count
-            return time.perf_counter() - start
+            with floor_meter:
+                start = time.perf_counter()
+                got, _ = direct_stream(server.url)
+                elapsed = time.perf_counter() - start
+            assert got == chunks, got
+            return elapsed
 
         def relayed() -> float:
-            server.fault("/v1/chat/completions", reply=reply)
-            start = time.perf_counter()
-            results, error = running.call(
-                "invoke_llm",
-                model_type="llm",
-                model="chat-model",
-                credentials=credentials,
-                prompt_messages=[{"role": "user", "content": "go"}],
-                model_parameters={},
-                stop=None,
-                tools=None,
-                stream=True,
-            )
-            assert error is None and len(results) >= chunks - 1, (error, len(results))
-            return time.perf_counter() - start
+            with relay_meter:
+                start = time.perf_counter()
+                got, errors, _ = relayed_streams(running, credentials, 1)
+                elapsed = time.perf_counter() - start
+            assert (got, errors) == (chunks, 0), (got, errors)
+            return elapsed
 
-        print("stream relay over stdio (2,000 chunks)", flush=True)
         floor = median_of(repeat, direct)
         value = median_of(repeat, relayed)
-        row("stream relay, chunks/s", chunks / value, chunks / floor, "chunks/s", "-")
-        row("stream relay, added ms per chunk", (value - floor) / chunks * 1000, None, "ms", "<= 0.5 ms")
+        row("stream relay, chunks/s", chunks / value, chunks / floor, "chunks/s", "-", relay_meter.text())
+        added = (value - floor) / chunks * 1000
+        row("stream relay, added ms per chunk", added, None, "ms", "<= 0.05 ms", f"floor: {floor_meter.text()}")
 
-        print("embedding 10,000 short texts", flush=True)
-        texts = [f"short text number {i}" for i in range(10_000)]
-        max_chunks = 32
-        emb_credentials = {
-            "server_url": server.url,
-            "model_uid": "embed-model",
-            "request_timeout": "30",
-            "max_retries": "0",
-            "max_chunks": str(max_chunks),
-            "context_size": "512",
-        }
-
-        def direct_embed() -> float:
-            start = time.perf_counter()
-            with httpx.Client() as client:
-                for i in range(0, len(texts), max_chunks):
-                    client.post(
-                        f"{server.url}/v1/embeddings", json={"model": "embed-model", "input": texts[i : i + max_chunks]}
-                    ).raise_for_status()
-            return time.perf_counter() - start
-
-        def relayed_embed() -> float:
-            server.control("reset")
-            start = time.perf_counter()
-            results, error = running.call(
-                "invoke_text_embedding",
-                model_type="text-embedding",
-                model="embed-model",
-                credentials=emb_credentials,
-                texts=texts,
-                input_type="document",
+        per_stream, interval = 100, 20
+        print(f"concurrent streams, {per_stream} events each, one every {interval} ms per stream", flush=True)
+        server.config(chunks=per_stream, interval_ms=interval)
+        for count in (1, 16, 128, 256):
+            meter = Meter(server=server.process.pid)
+            with meter:
+                done = subprocess.run(
+                    [sys.executable, str(TEMPLATE / "benchmarks" / "direct.py"), server.url, str(count)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    env=offline_env(),
+                )
+            floor_run = json.loads(done.stdout)
+            meter.add("client", floor_run["cpu"], floor_run["wall"])
+            relay_meter = Meter(**pids)
+            with relay_meter:
+                start = time.perf_counter()
+                got, errors, latencies = relayed_streams(running, credentials, count)
+                wall = time.perf_counter() - start
+            floor_rate = floor_run["chunks"] / floor_run["wall"]
+            name = f"{count} streams"
+            row(
+                f"{name}: chunks/s",
+                got / wall,
+                floor_rate,
+                "chunks/s",
+                ">= 0.9x" if count == 256 else "-",
+                f"{relay_meter.text()}; floor: {meter.text()}",
             )
-            assert error is None, error
-            assert len(results[0]["embeddings"]) == len(texts)
-            return time.perf_counter() - start
-
-        floor = median_of(repeat, direct_embed)
-        value = median_of(repeat, relayed_embed)
-        requests = len(server.requests("/v1/embeddings"))
-        row("embeddings, texts/s", len(texts) / value, len(texts) / floor, "texts/s", ">= 0.8x")
-        row("embeddings, HTTP requests", requests, -(-len(texts) // max_chunks), "requests", "= ceil(N/max_chunks)")
-        row("plugin peak memory (VmHWM)", peak_rss_mb(running.process.pid), None, "MiB", "-")
+            for label, fraction in (("p50", 0.5), ("p99", 0.99)):
+                base = percentile(floor_run["latencies"], fraction)
+                row(
+                    f"{name}: {label} added latency",
+                    percentile(latencies, fraction) - base,
+                    None,
+                    "ms",
+                    "-",
+                    f"floor {label} {base:.2f} ms",
+                )
+            row(
+                f"{name}: errors",
+                errors,
+                floor_run["errors"],
+                "errors",
+                "0",
+                f"chunks {got:,} of {count * per_stream:,}",
+            )
     finally:
         running.stop()
         server.stop()
+
+
+# -- embeddings ---------------------------------------------------------------------------------
+def direct_embed(url: str, texts: list[str], batch: int, model: str, api_key: str = "") -> float:
+    """A serial direct client: one batch after the other, each answer parsed; returns seconds."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    start = time.perf_counter()
+    with httpx.Client(timeout=120, headers=headers) as client:
+        for at in range(0, len(texts), batch):
+            got = client.post(f"{url}/v1/embeddings", json={"model": model, "input": texts[at : at + batch]})
+            got.raise_for_status()
+            assert len(got.json()["data"]) == len(texts[at : at + batch])
+    return time.perf_counter() - start
+
+
+def relayed_embed(running, credentials: dict, texts: list[str], model: str) -> float:
+    start = time.perf_counter()
+    results, error = running.call(
+        "invoke_text_embedding",
+        model_type="text-embedding",
+        model=model,
+        credentials=credentials,
+        texts=texts,
+        input_type="document",
+    )
+    assert error is None, error
+    assert len(results[0]["embeddings"]) == len(texts)
+    return time.perf_counter() - start
+
+
+def embedding_rows(
+    name: str,
+    running,
+    url: str,
+    credentials: dict,
+    texts: list[str],
+    target: str,
+    repeat: int,
+    pids: dict,
+    api_key: str = "",
+    settle: Callable[[], str] = lambda: "",
+) -> None:
+    batch = int(credentials["max_chunks"])
+    model = credentials["model_uid"]
+    floor_meter, relay_meter = Meter(**pids), Meter(**pids)
+
+    def floor_run() -> float:
+        with floor_meter:
+            return direct_embed(url, texts, batch, model, api_key)
+
+    def relay_run() -> float:
+        with relay_meter:
+            return relayed_embed(running, credentials, texts, model)
+
+    relay_run()  # warm: connections, the plugin's tokenizer probe
+    floor = median_of(repeat, floor_run)
+    value = median_of(repeat, relay_run)
+    extra = settle()
+    row(
+        f"embeddings, {name}",
+        len(texts) / value,
+        len(texts) / floor,
+        "texts/s",
+        target,
+        f"{relay_meter.text()}{extra}; floor: {floor_meter.text()}",
+    )
+
+
+def bench_embeddings(plugin: Path, repeat: int, real: str) -> None:
+    from stdio_plugin import PluginProcess
+
+    os.chdir(plugin)
+    running = PluginProcess()
+    texts = [f"short text number {i}" for i in range(2000)]
+    server = Loopback()
+    pids = {"server": server.process.pid, "plugin": running.process.pid, "bench": None}
+    credentials = {
+        "server_url": server.url,
+        "model_uid": "embed-model",
+        "request_timeout": "60",
+        "max_retries": "0",
+        "max_chunks": "32",
+        "context_size": "512",
+    }
+    try:
+        for name, settings, target in (
+            ("parallel-capacity loopback (20 ms a request)", {"serial": False, "embed_ms": 20}, ">= 1.5x"),
+            ("serialised loopback (20 ms a request)", {"serial": True, "embed_ms": 20}, ">= 0.9x"),
+            ("instant loopback (the relay's own cost)", {"serial": False, "embed_ms": 0}, "-"),
+        ):
+            print(f"embedding {len(texts):,} short texts, 384 dimensions, 32 a request: {name}", flush=True)
+            server.config(**settings)
+            embedding_rows(
+                name,
+                running,
+                server.url,
+                credentials,
+                texts,
+                target,
+                repeat,
+                pids,
+                settle=lambda: f"; in flight at most {server.config()['peak']}",
+            )
+    finally:
+        server.stop()
+    try:
+        bench_real_embeddings(running, repeat, real)
+    finally:
+        running.stop()
+
+
+def bench_real_embeddings(running, repeat: int, real: str) -> None:
+    """The same against the real servers of tests/real (docs/real-servers.md), if their cache is built."""
+    sys.path.insert(0, str(TEMPLATE / "tests"))
+    from real import cache, servers
+
+    if real == "skip":
+        row("embeddings, real servers", math.nan, None, "texts/s", "-", "left out (--real skip)")
+        return
+    if real == "cached":
+
+        def only_finished(name: str, make: Callable[[Path], None]) -> Path:
+            folder = cache.cache_root() / name
+            if not (folder / ".complete").exists():
+                raise FileNotFoundError(folder)
+            return folder
+
+        cache.entry = only_finished
+    texts = [f"short text number {i}" for i in range(512)]
+    work = Path(tempfile.mkdtemp(prefix="dify-bench-real-"))
+    starts = {
+        "llama.cpp": lambda: servers.start_llama(
+            cache.llama_cpp(), cache.models(), cache.gguf_models(), work / "llama"
+        ),
+        "xinference": lambda: servers.start_xinference(cache.xinference(), cache.models(), work / "xinference"),
+    }
+    try:
+        for name, start in starts.items():
+            print(f"embedding {len(texts)} short texts on real {name}, 32 a request", flush=True)
+            try:
+                server = start()
+            except FileNotFoundError as missing:
+                row(
+                    f"embeddings, real {name}",
+                    math.nan,
+                    None,
+                    "texts/s",
+                    "-",
+                    f"skipped: the real tier's cache is missing {missing} (build: --real build)",
+                )
+                continue
+            try:
+                credentials = server.credentials("text-embedding", max_chunks="32")
+                pids = {"server": -server.process.pid, "plugin": running.process.pid, "bench": None}
+                embedding_rows(
+                    f"real {name} {server.version}"[:60],
+                    running,
+                    server.url,
+                    credentials,
+                    texts,
+                    "-",
+                    repeat,
+                    pids,
+                    api_key=server.api_key,
+                )
+            finally:
+                server.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 # -- hostile and overloaded servers (issue 9) -----------------------------------------------------
@@ -285,7 +590,6 @@ def call_many(running, action: str, requests: list[dict]) -> tuple[int, float]:
 
 def bench_hostile(plugin: Path) -> None:
     """Reliability figures of the default plugin, run over stdio as the Dify daemon runs it."""
-    sys.path.insert(0, str(plugin / "tests"))
     from conftest import FakeServer
     from stdio_plugin import PluginProcess
 
@@ -365,30 +669,76 @@ def bench_hostile(plugin: Path) -> None:
         server.stop()
 
 
+# -- first run: bake, install as DEVELOPMENT.md says, the plugin's own tests green --------------
+def bench_first_run(work: Path) -> None:
+    """Seconds from `cookiecutter` to a green `uv run --frozen pytest`, in a fresh .venv (uv's cache warm)."""
+    print("bake to a green plugin test run, fresh venv, DEVELOPMENT.md's uv commands (one run)", flush=True)
+    uv = str(BIN / "uv")
+    env = offline_env() | {"UV_PYTHON": sys.executable, "UV_NO_PROGRESS": "1"}
+    out = work / "first-run"
+    steps = {}
+    start = time.perf_counter()
+    steps["bake"] = timed_bake(TEMPLATE, out)
+    plugin = out / "xinference"
+    for name, command in (("uv sync", [uv, "sync", "--frozen"]), ("pytest", [uv, "run", "--frozen", "pytest", "-q"])):
+        begun = time.perf_counter()
+        done = subprocess.run(command, cwd=plugin, env=env, capture_output=True, text=True)
+        steps[name] = time.perf_counter() - begun
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    total = time.perf_counter() - start
+    parts = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps.items())
+    row("bake to green plugin tests (fresh venv)", total, None, "s", "-", parts)
+
+
+SECTIONS = ("bake", "start", "streams", "embeddings", "hostile", "first-run", "suite")
+DEFAULT = SECTIONS[:-1]  # the template suite takes about 15 minutes on this machine: only on request
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--skip-suite", action="store_true", help="leave out the template suite (about a minute)")
-    parser.add_argument("--only-hostile", action="store_true", help="only the reliability figures (issue 9)")
+    parser.add_argument(
+        "--only", default=",".join(DEFAULT), help=f"comma-separated sections: {', '.join(SECTIONS)} (all but suite)"
+    )
+    parser.add_argument(
+        "--real",
+        choices=("cached", "build", "skip"),
+        default="cached",
+        help="real servers for the embedding rows: only if tests/real's cache is built (default), build it, or skip",
+    )
+    parser.add_argument("--only-hostile", action="store_true", help="the same as --only hostile")
     args = parser.parse_args()
+    only = {"hostile"} if args.only_hostile else set(args.only.split(","))
+    unknown = only - set(SECTIONS)
+    if unknown:
+        parser.error(f"--only: unknown section {', '.join(sorted(unknown))}; known: {', '.join(SECTIONS)}")
     resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+    load = os.getloadavg()
+    print(f"load average at the start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} cores)")
     with tempfile.TemporaryDirectory(prefix="dify-bench-") as tmp:
         work = Path(tmp)
-        if not args.only_hostile:
+        if "bake" in only:
             bench_bake(work, args.repeat)
         plugin = work / "bake-default" / "xinference"
         timed_bake(TEMPLATE, work / "bake-default")
-        if not args.only_hostile:
+        sys.path.insert(0, str(plugin / "tests"))  # the plugin's stdio harness and loopback fake
+        if "start" in only:
             bench_start(work, plugin, args.repeat)
-            bench_relay(plugin, args.repeat)
-        bench_hostile(plugin)
-        if not args.skip_suite and not args.only_hostile:
+        if "streams" in only:
+            bench_streams(plugin, args.repeat)
+        if "embeddings" in only:
+            bench_embeddings(plugin, args.repeat, args.real)
+        if "hostile" in only:
+            bench_hostile(plugin)
+        if "first-run" in only:
+            bench_first_run(work)
+        if "suite" in only:
             bench_suite()
-    print()
-    header = ("measure", "median", "floor", "ratio", "target")
-    widths = [max(len(str(r[i])) for r in [header, *ROWS]) for i in range(5)]
-    for line in [header, tuple("-" * w for w in widths), *ROWS]:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)))
+    load = os.getloadavg()
+    print(f"\nload average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n")
+    header = ("Measure", "Median", "Floor", "Ratio", "Target", "Limit (share of one core while it ran)")
+    for line in [header, tuple("---" for _ in header), *ROWS]:
+        print("| " + " | ".join(str(cell) for cell in line) + " |")
 
 
 if __name__ == "__main__":
