@@ -13,7 +13,8 @@ One plugin process serves a whole Dify workspace for weeks, so every call is bou
 - time: a blocking call ends within `request_timeout` in total (connecting, retries, a server
   that trickles its answer); a stream ends when no event arrives for `request_timeout`, and
   after STREAM_LIMIT in all; a credential check ends within CHECK_TIMEOUT;
-- memory: an answer may be MAX_RESPONSE_BYTES after decompression, a stream line MAX_LINE_BYTES;
+- memory: an answer may be MAX_RESPONSE_BYTES after decompression, a stream line MAX_LINE_BYTES,
+  and a stream is read ahead by READ_AHEAD_BYTES at most;
 - connections: MAX_CLIENTS pools (the least recently used one is closed), each with up to
   MAX_CONNECTIONS connections, of which KEEPALIVE stay open when idle.
 
@@ -31,12 +32,13 @@ import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from functools import cache, lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 import gevent
+import gevent.event
 import httpx
 from dify_plugin.errors.model import (
     CredentialsValidateFailedError,
@@ -57,6 +59,7 @@ CHECK_TIMEOUT = 10.0  # a credential check ends within this, whatever request_ti
 STREAM_LIMIT = 1800.0  # no stream lasts longer, however often the server sends
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024  # one answer, after decompression
 MAX_LINE_BYTES = 1024 * 1024  # one line of a stream
+READ_AHEAD_BYTES = 64 * 1024  # of a stream, received and not handled yet (see _read_ahead)
 MAX_CLIENTS = 32  # connection pools kept, one per distinct connection settings
 MAX_CONNECTIONS = 512  # per pool: the SDK serves up to 1,000 requests at once
 KEEPALIVE = 8  # idle connections kept open per pool
@@ -369,6 +372,52 @@ def _decoded(response: httpx.Response, url: str) -> Iterator[bytes]:
             data = inflater.unconsumed_tail
 
 
+def _read_ahead(pieces: Iterator[bytes], most: int = READ_AHEAD_BYTES) -> Iterator[bytes]:
+    """`pieces`, those that arrive while the previous one is being handled joined into one.
+
+    A greenlet reads ahead, up to `most` bytes; each step takes everything it holds. An HTTP
+    chunk is one piece, and servers send one event per chunk: without this, a server streaming
+    faster than the plugin passes events on would build a backlog of one message per event.
+    Errors reading are raised here, as they were raised there.
+    """
+    held: list[bytes] = []
+    ended: list[Exception | None] = []  # the reader's end: None, or what it raised
+    filled, emptied = gevent.event.Event(), gevent.event.Event()
+
+    def reader() -> None:
+        size = 0  # of the pieces held
+        try:
+            for piece in pieces:
+                size = size + len(piece) if held else len(piece)
+                held.append(piece)
+                filled.set()
+                while held and size >= most:
+                    emptied.clear()
+                    emptied.wait()
+            ended.append(None)
+        except Exception as error:  # raised again below, in the stream's own greenlet
+            ended.append(error)
+        filled.set()
+
+    worker = gevent.spawn(reader)
+    try:
+        while True:
+            if not held and not ended:
+                filled.clear()
+                filled.wait()
+            if held:
+                joined = b"".join(held)
+                held.clear()
+                emptied.set()
+                yield joined
+            elif ended[0] is not None:
+                raise ended[0]
+            else:
+                return
+    finally:
+        worker.kill()
+
+
 def _read(response: httpx.Response, url: str, conn: Connection, keep: int | None = None) -> bytes:
     """The whole body, refused beyond MAX_RESPONSE_BYTES after decompression; or its first `keep` bytes."""
     limit = keep or MAX_RESPONSE_BYTES
@@ -543,9 +592,10 @@ def stream_events(
 
     The stream ends with InvokeConnectionError when no event arrives for `request_timeout`
     (comment lines and other fields do not count) or when it has lasted STREAM_LIMIT. Errors
-    are Dify's, also those that happen after the first event. Events that arrived in one read
-    and only add text are joined into one (see `_joined`): a server streaming faster than the
-    plugin passes events on makes fewer, longer pieces instead of a growing backlog.
+    are Dify's, also those that happen after the first event. Events that arrived while the
+    ones before were passed on (see `_read_ahead`) and only add text are joined into one (see
+    `_joined`): a server streaming faster than the plugin passes events on makes fewer, longer
+    pieces instead of a growing backlog.
     """
     conn = connection(credentials)
     url = _url(conn, path)
@@ -562,8 +612,11 @@ def stream_events(
     def is_sse(content_type: str) -> bool:
         return content_type.startswith("text/event-stream")
 
-    with _streamed(conn, url, payload, limit, is_sse, "an event stream", "text/event-stream") as response:
-        for batch in _paced(_data(_lines(_decoded(response, url), url, conn), url), limit):
+    with (
+        _streamed(conn, url, payload, limit, is_sse, "an event stream", "text/event-stream") as response,
+        closing(_read_ahead(_decoded(response, url))) as pieces,
+    ):
+        for batch in _paced(_data(_lines(pieces, url, conn), url), limit):
             ended = "[DONE]" in batch
             events = batch[: batch.index("[DONE]")] if ended else batch
             yield from _joined([_event(data, url) for data in events])

@@ -9,6 +9,8 @@ import json
 import socket
 from collections.abc import Iterator
 
+import gevent
+import httpx
 import pytest
 from checks import PASSWORD, assert_no_secret, bounded, full_text, raises_dify_error, spoil_validation
 from conftest import API_KEY
@@ -250,6 +252,50 @@ def test_token_estimate_is_offline_and_grows_with_the_text():
     assert common.estimate_tokens("") == 0
     assert 0 < common.estimate_tokens("hello world") < common.estimate_tokens("hello world " * 50)
     assert common.estimate_tokens("你好世界") == 4
+
+
+def test_stream_pieces_that_arrive_while_the_last_is_handled_go_on_joined():
+    def arriving() -> Iterator[bytes]:
+        yield b"data: 1\n\n"
+        yield b"data: 2\n\n"  # already there when the first is taken
+        gevent.sleep(0.01)  # a wait on the server
+        yield b"data: 3\n\n"
+
+    assert list(common._read_ahead(arriving())) == [b"data: 1\n\ndata: 2\n\n", b"data: 3\n\n"]
+
+
+def test_stream_read_ahead_holds_at_most_its_limit_of_waiting_pieces():
+    assert list(common._read_ahead(iter([b"x"] * 10), most=4)) == [b"xxxx", b"xxxx", b"xx"]
+
+
+def test_stream_read_error_is_raised_after_the_pieces_before_it():
+    def breaking() -> Iterator[bytes]:
+        yield b"data: 1\n\n"
+        raise httpx.ReadError("connection reset")
+
+    pieces = common._read_ahead(breaking())
+
+    assert next(pieces) == b"data: 1\n\n"
+    with pytest.raises(httpx.ReadError, match="connection reset"):
+        next(pieces)
+
+
+def test_a_stream_left_early_is_no_longer_read():
+    taken = []
+
+    def endless() -> Iterator[bytes]:
+        while True:
+            taken.append(1)
+            yield b"data: more\n\n"
+            gevent.sleep(0.001)
+
+    pieces = common._read_ahead(endless())
+    next(pieces)
+    pieces.close()
+    read = len(taken)
+    gevent.sleep(0.05)
+
+    assert len(taken) == read
 
 
 @pytest.fixture
