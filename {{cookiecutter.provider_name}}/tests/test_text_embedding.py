@@ -279,15 +279,36 @@ def test_connection_refused_is_a_connection_error(embedder, credentials):
         {"status": 200, "body": {"data": []}},
         {"status": 200, "body": {"data": [{"index": 5, "embedding": [0.1]}]}},
         {"status": 200, "body": {"data": [{"index": 0, "embedding": "AAAA"}]}},
+        {"status": 200, "body": {"data": [{"index": 0, "embedding": [0.5, "0.5"]}]}},
+        {"status": 200, "body": {"data": [{"index": 0, "embedding": [0.5, True]}]}},
+        {"status": 200, "body": {"data": [{"index": 0, "embedding": [[0.5]]}]}},
         {"status": 200, "body": {"object": "list"}},
     ],
-    ids=["non-json body", "too few embeddings", "index out of range", "embedding not numbers", "no data"],
+    ids=[
+        "non-json body",
+        "too few embeddings",
+        "index out of range",
+        "embedding not numbers",
+        "a string among numbers",
+        "a boolean among numbers",
+        "nested lists",
+        "no data",
+    ],
 )
 def test_malformed_answers_are_clear_dify_errors(embedder, server, credentials, fault):
     server.fault(EMBEDDINGS, **fault)
 
     with raises_dify_error(InvokeServerUnavailableError, server.port):
         embed(embedder, credentials(UID, api_key=API_KEY), ["hello"])
+
+
+def test_whole_numbers_in_an_embedding_come_back_as_floats(embedder, server, credentials):
+    server.fault(EMBEDDINGS, status=200, body={"data": [{"index": 0, "embedding": [1, 0.5, 0]}]})
+
+    vector = embed(embedder, credentials(UID, api_key=API_KEY), ["hello"]).embeddings[0]
+
+    assert vector == [1.0, 0.5, 0.0]
+    assert [type(x) for x in vector] == [float, float, float]
 
 
 # -- as Dify runs it ------------------------------------------------------------------------

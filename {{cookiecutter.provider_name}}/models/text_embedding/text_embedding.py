@@ -190,7 +190,10 @@ def numbers(value: Any) -> list[float] | None:
     """`value` as a list of floats, or None if it is not a non-empty list of numbers."""
     if not isinstance(value, list) or not value:
         return None
-    if not all(type(x) in (int, float) for x in value):
+    kinds = set(map(type, value))  # checked at C speed: a batch holds 100,000s of numbers
+    if kinds == {float}:
+        return value
+    if not kinds <= {int, float}:
         return None
     return [float(x) for x in value]
 
