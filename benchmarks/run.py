@@ -17,6 +17,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -30,6 +31,13 @@ ROWS: list[tuple[str, str, str, str, str, str]] = []
 
 def median_of(repeat: int, run: Callable[[], float]) -> float:
     return statistics.median(run() for _ in range(repeat))
+
+
+def paired(repeat: int, floor: Callable[[], float], value: Callable[[], float]) -> tuple[float, float]:
+    """Medians of `floor` and `value` run in turns, so that a change in the machine's load while
+    they run weighs on both alike."""
+    runs = [(floor(), value()) for _ in range(repeat)]
+    return statistics.median(f for f, _ in runs), statistics.median(v for _, v in runs)
 
 
 def row(name: str, value: float, floor: float | None, unit: str, target: str, limit: str = "") -> None:
@@ -63,15 +71,45 @@ def timed_bake(template: Path, out: Path, *answers: str) -> float:
     return time.perf_counter() - start
 
 
+def bake_parts(work: Path, repeat: int) -> str:
+    """Where a default bake's time goes beyond the floor's, measured in this process: rendering
+    the template's files, and the two hooks (each a new Python process)."""
+    from cookiecutter.main import cookiecutter
+
+    def bake(template: Path, hooks: bool) -> float:
+        shutil.rmtree(work / "parts", ignore_errors=True)
+        start = time.perf_counter()
+        cookiecutter(str(template), no_input=True, output_dir=str(work / "parts"), accept_hooks=hooks)
+        return time.perf_counter() - start
+
+    bake(TEMPLATE, True)  # warm the file cache, as the CLI rows had it
+    floor = median_of(repeat, lambda: bake(work / "floor-template", True))
+    bare = median_of(repeat, lambda: bake(TEMPLATE, False))
+    full = median_of(repeat, lambda: bake(TEMPLATE, True))
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import cookiecutter.cli"], check=True)
+    cli = time.perf_counter() - started
+    return (
+        f"in one process: rendering {bare - floor:.2f} s more than the floor, the two hooks {full - bare:.2f} s; "
+        f"starting Python and importing cookiecutter {cli:.2f} s"
+    )
+
+
 def bench_bake(work: Path, repeat: int) -> None:
     print("bake (cookiecutter CLI, seconds)", flush=True)
     floor_template = one_file_template(work)
-    floor = median_of(repeat, lambda: timed_bake(floor_template, work / "floor-out"))
-    default = median_of(repeat, lambda: timed_bake(TEMPLATE, work / "bake-default"))
+    meters = {name: Meter(cookiecutter=0) for name in ("floor", "default", "six")}
+    with meters["floor"]:
+        floor = median_of(repeat, lambda: timed_bake(floor_template, work / "floor-out"))
+    with meters["default"]:
+        default = median_of(repeat, lambda: timed_bake(TEMPLATE, work / "bake-default"))
     six = "model_types=llm,text-embedding,rerank,speech2text,tts,moderation"
-    all_six = median_of(repeat, lambda: timed_bake(TEMPLATE, work / "bake-six", six))
-    row("bake default answers", default, floor, "s", "<= 1.5x")
-    row("bake all six types", all_six, floor, "s", "<= 1.5x")
+    with meters["six"]:
+        all_six = median_of(repeat, lambda: timed_bake(TEMPLATE, work / "bake-six", six))
+    parts = bake_parts(work, repeat)
+    floor_share = f"floor: {meters['floor'].text()}"
+    row("bake default answers", default, floor, "s", "<= 1.5x", f"{meters['default'].text()}; {floor_share}; {parts}")
+    row("bake all six types", all_six, floor, "s", "<= 1.5x", f"{meters['six'].text()}; {floor_share}")
 
 
 # -- template suite ---------------------------------------------------------------------------
@@ -141,9 +179,18 @@ def time_to_registration(plugin: Path) -> float:
 def bench_start(work: Path, plugin: Path, repeat: int) -> None:
     print("plugin cold start to registration line (seconds)", flush=True)
     floor_plugin = minimal_plugin(work)
-    floor = median_of(repeat, lambda: time_to_registration(floor_plugin))
-    value = median_of(repeat, lambda: time_to_registration(plugin))
-    row("plugin start (default plugin)", value, floor, "s", "<= 1.05x")
+    floor_meter, meter = Meter(plugin=0), Meter(plugin=0)
+
+    def floor_run() -> float:
+        with floor_meter:
+            return time_to_registration(floor_plugin)
+
+    def run() -> float:
+        with meter:
+            return time_to_registration(plugin)
+
+    floor, value = paired(repeat, floor_run, run)
+    row("plugin start (default plugin)", value, floor, "s", "<= 1.05x", f"{meter.text()}; floor: {floor_meter.text()}")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -160,11 +207,12 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int | None = None) -> float:
-    """CPU seconds (user + system) used so far by process `pid`, by this process (None), or by
-    every process of the group -`pid` (a negative number: a real server and its workers)."""
-    if pid is None:
+    """CPU seconds (user + system) used so far by process `pid`, by this process (None), by its
+    child processes that ended (0), or by every process of the group -`pid` (a negative number:
+    a real server and its workers)."""
+    if pid is None or pid == 0:
         times = os.times()
-        return times.user + times.system
+        return times.user + times.system if pid is None else times.children_user + times.children_system
     total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat") if pid < 0 else [Path(f"/proc/{pid}/stat")]:
         try:
@@ -264,8 +312,9 @@ def direct_stream(url: str) -> tuple[int, list[float]]:
     return len(latencies), latencies
 
 
-def relayed_streams(running, credentials: dict, count: int) -> tuple[int, int, list[float]]:
-    """`count` streams through the plugin at once, as the daemon sends them: (chunks, errors, latencies in ms)."""
+def relayed_streams(running, credentials: dict, count: int) -> tuple[int, int, list[float], int]:
+    """`count` streams through the plugin at once, as the daemon sends them: (chunks, errors,
+    latencies in ms, stream messages the plugin wrote: fewer than chunks where it joined them)."""
     pending = set()
     for _ in range(count):
         session = uuid.uuid4().hex
@@ -279,7 +328,7 @@ def relayed_streams(running, credentials: dict, count: int) -> tuple[int, int, l
         }
         running.process.stdin.write(json.dumps(message).encode() + b"\n")
     running.process.stdin.flush()
-    chunks = errors = 0
+    chunks = errors = messages = 0
     latencies: list[float] = []
     while pending:
         message = json.loads(running.lines.get(timeout=120))
@@ -288,6 +337,7 @@ def relayed_streams(running, credentials: dict, count: int) -> tuple[int, int, l
             continue
         kind = message["data"]["type"]
         if kind == "stream":
+            messages += 1
             content = message["data"]["data"]["delta"]["message"].get("content") or ""
             for word in content.split():  # events the plugin joined into one chunk: each one counts
                 latencies.append((received - sent_ns(word)) / 1e6)
@@ -296,7 +346,7 @@ def relayed_streams(running, credentials: dict, count: int) -> tuple[int, int, l
             errors += 1
         elif kind == "end":
             pending.discard(message["session_id"])
-    return chunks, errors, latencies
+    return chunks, errors, latencies, messages
 
 
 def bench_streams(plugin: Path, repeat: int) -> None:
@@ -321,17 +371,21 @@ def bench_streams(plugin: Path, repeat: int) -> None:
             assert got == chunks, got
             return elapsed
 
+        written = []
+
         def relayed() -> float:
             with relay_meter:
                 start = time.perf_counter()
-                got, errors, _ = relayed_streams(running, credentials, 1)
+                got, errors, _, messages = relayed_streams(running, credentials, 1)
                 elapsed = time.perf_counter() - start
             assert (got, errors) == (chunks, 0), (got, errors)
+            written.append(messages)
             return elapsed
 
-        floor = median_of(repeat, direct)
-        value = median_of(repeat, relayed)
-        row("stream relay, chunks/s", chunks / value, chunks / floor, "chunks/s", "-", relay_meter.text())
+        floor, value = paired(repeat, direct, relayed)
+        joined = f"{statistics.median(written):,.0f} messages for {chunks:,} events"
+        limit = f"{relay_meter.text()}; {joined}"
+        row("stream relay, chunks/s", chunks / value, chunks / floor, "chunks/s", "-", limit)
         added = (value - floor) / chunks * 1000
         row("stream relay, added ms per chunk", added, None, "ms", "<= 0.05 ms", f"floor: {floor_meter.text()}")
 
@@ -353,7 +407,7 @@ def bench_streams(plugin: Path, repeat: int) -> None:
             relay_meter = Meter(**pids)
             with relay_meter:
                 start = time.perf_counter()
-                got, errors, latencies = relayed_streams(running, credentials, count)
+                got, errors, latencies, messages = relayed_streams(running, credentials, count)
                 wall = time.perf_counter() - start
             floor_rate = floor_run["chunks"] / floor_run["wall"]
             name = f"{count} streams"
@@ -363,7 +417,7 @@ def bench_streams(plugin: Path, repeat: int) -> None:
                 floor_rate,
                 "chunks/s",
                 ">= 0.9x" if count == 256 else "-",
-                f"{relay_meter.text()}; floor: {meter.text()}",
+                f"{relay_meter.text()}; {messages:,} messages; floor: {meter.text()}",
             )
             for label, fraction in (("p50", 0.5), ("p99", 0.99)):
                 base = percentile(floor_run["latencies"], fraction)
@@ -389,15 +443,25 @@ def bench_streams(plugin: Path, repeat: int) -> None:
 
 
 # -- embeddings ---------------------------------------------------------------------------------
-def direct_embed(url: str, texts: list[str], batch: int, model: str, api_key: str = "") -> float:
-    """A serial direct client: one batch after the other, each answer parsed; returns seconds."""
+def direct_embed(url: str, texts: list[str], batch: int, model: str, api_key: str = "", at_once: int = 1) -> float:
+    """A direct client: `at_once` batches at a time (1: one after the other), each answer parsed;
+    returns seconds."""
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    batches = [texts[at : at + batch] for at in range(0, len(texts), batch)]
     start = time.perf_counter()
     with httpx.Client(timeout=120, headers=headers) as client:
-        for at in range(0, len(texts), batch):
-            got = client.post(f"{url}/v1/embeddings", json={"model": model, "input": texts[at : at + batch]})
+
+        def embed(inputs: list[str]) -> None:
+            got = client.post(f"{url}/v1/embeddings", json={"model": model, "input": inputs})
             got.raise_for_status()
-            assert len(got.json()["data"]) == len(texts[at : at + batch])
+            assert len(got.json()["data"]) == len(inputs)
+
+        if at_once == 1:
+            for inputs in batches:
+                embed(inputs)
+        else:
+            with ThreadPoolExecutor(at_once) as pool:
+                list(pool.map(embed, batches))
     return time.perf_counter() - start
 
 
@@ -430,6 +494,7 @@ def embedding_rows(
 ) -> None:
     batch = int(credentials["max_chunks"])
     model = credentials["model_uid"]
+    at_once = int(credentials.get("parallel_requests") or 2)  # the plugin's default
     floor_meter, relay_meter = Meter(**pids), Meter(**pids)
 
     def floor_run() -> float:
@@ -441,16 +506,18 @@ def embedding_rows(
             return relayed_embed(running, credentials, texts, model)
 
     relay_run()  # warm: connections, the plugin's tokenizer probe
-    floor = median_of(repeat, floor_run)
-    value = median_of(repeat, relay_run)
+    floor, value = paired(repeat, floor_run, relay_run)
     extra = settle()
+    # What `at_once` requests in flight give at best: a direct client sending them so.
+    best = median_of(max(1, repeat // 2), lambda: direct_embed(url, texts, batch, model, api_key, at_once))
     row(
         f"embeddings, {name}",
         len(texts) / value,
         len(texts) / floor,
         "texts/s",
         target,
-        f"{relay_meter.text()}{extra}; floor: {floor_meter.text()}",
+        f"{relay_meter.text()}{extra}; floor: {floor_meter.text()}; "
+        f"a direct client {at_once} at once: {len(texts) / best:,.0f} texts/s",
     )
 
 
@@ -470,20 +537,29 @@ def bench_embeddings(plugin: Path, repeat: int, real: str) -> None:
         "max_chunks": "32",
         "context_size": "512",
     }
+    parallel, serial = {"serial": False}, {"serial": True}
     try:
-        for name, settings, target in (
-            ("parallel-capacity loopback (20 ms a request)", {"serial": False, "embed_ms": 20}, ">= 1.5x"),
-            ("serialised loopback (20 ms a request)", {"serial": True, "embed_ms": 20}, ">= 0.9x"),
-            ("instant loopback (the relay's own cost)", {"serial": False, "embed_ms": 0}, "-"),
+        for name, settings, target, count, extra in (
+            ("parallel-capacity loopback, 20 ms a request", parallel | {"embed_ms": 20}, ">= 1.5x", 2000, {}),
+            ("serialised loopback, 20 ms a request", serial | {"embed_ms": 20}, ">= 0.9x", 2000, {}),
+            ("parallel-capacity loopback, 100 ms a request", parallel | {"embed_ms": 100}, "-", 512, {}),
+            (
+                "parallel-capacity loopback, 20 ms a request, parallel_requests 4",
+                parallel | {"embed_ms": 20},
+                "-",
+                2000,
+                {"parallel_requests": "4"},
+            ),
+            ("instant loopback (the relay's own cost)", parallel | {"embed_ms": 0}, "-", 2000, {}),
         ):
-            print(f"embedding {len(texts):,} short texts, 384 dimensions, 32 a request: {name}", flush=True)
+            print(f"embedding {count:,} short texts, 384 dimensions, 32 a request: {name}", flush=True)
             server.config(**settings)
             embedding_rows(
                 name,
                 running,
                 server.url,
-                credentials,
-                texts,
+                credentials | extra,
+                texts[:count],
                 target,
                 repeat,
                 pids,
@@ -514,7 +590,7 @@ def bench_real_embeddings(running, repeat: int, real: str) -> None:
             return folder
 
         cache.entry = only_finished
-    texts = [f"short text number {i}" for i in range(512)]
+    texts = [f"short text number {i}" for i in range(256)]  # about 3 s a run on these CPU servers
     work = Path(tempfile.mkdtemp(prefix="dify-bench-real-"))
     starts = {
         "llama.cpp": lambda: servers.start_llama(
@@ -547,7 +623,7 @@ def bench_real_embeddings(running, repeat: int, real: str) -> None:
                     credentials,
                     texts,
                     "-",
-                    repeat,
+                    min(repeat, 3),
                     pids,
                     api_key=server.api_key,
                 )
@@ -555,6 +631,31 @@ def bench_real_embeddings(running, repeat: int, real: str) -> None:
                 server.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+# -- the SDK's share of every relay row ------------------------------------------------------------
+def bench_sdk(repeat: int) -> None:
+    """The SDK's cost of writing an answer to the daemon (benchmarks/sdk_cost.py), which no plugin
+    can change, against `json.dumps` of the same content."""
+    texts, dims = 2000, 384
+    print(f"the SDK writing answers to the daemon: one of {texts:,} x {dims} embeddings, stream chunks", flush=True)
+    done = subprocess.run(
+        [sys.executable, str(TEMPLATE / "benchmarks" / "sdk_cost.py"), str(texts), str(dims), str(repeat)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    cost = json.loads(done.stdout)
+    row(
+        f"SDK: one answer of {texts:,} x {dims} embeddings to its stdout line",
+        cost["embedding_sdk"] * 1000,
+        cost["embedding_dumps"] * 1000,
+        "ms",
+        "- (floor: json.dumps)",
+        f"line {cost['embedding_bytes'] / 1e6:.1f} MB; reading it back (json.loads) "
+        f"{cost['embedding_loads'] * 1000:.0f} ms",
+    )
+    row("SDK: one stream chunk to its stdout line", cost["chunk_sdk"] * 1000, cost["chunk_dumps"] * 1000, "ms", "-")
 
 
 # -- hostile and overloaded servers (issue 9) -----------------------------------------------------
@@ -686,11 +787,18 @@ def bench_first_run(work: Path) -> None:
         steps[name] = time.perf_counter() - begun
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     total = time.perf_counter() - start
-    parts = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps.items())
-    row("bake to green plugin tests (fresh venv)", total, None, "s", "-", parts)
+    summary = done.stdout.strip().splitlines()[-1]  # pytest's: "N passed in S s"
+    parts = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps.items()) + f" ({summary})"
+    # The floor: what any plugin on this SDK pays, a fresh venv from the same lock and the SDK imported.
+    shutil.rmtree(plugin / ".venv")
+    begun = time.perf_counter()
+    for command in ([uv, "sync", "--frozen"], [uv, "run", "--frozen", "python", "-c", "import dify_plugin"]):
+        subprocess.run(command, cwd=plugin, env=env, capture_output=True, check=True)
+    floor = time.perf_counter() - begun
+    row("bake to green plugin tests (fresh venv)", total, floor, "s", "-", f"{parts}; floor: venv + import dify_plugin")
 
 
-SECTIONS = ("bake", "start", "streams", "embeddings", "hostile", "first-run", "suite")
+SECTIONS = ("bake", "start", "streams", "embeddings", "sdk", "hostile", "first-run", "suite")
 DEFAULT = SECTIONS[:-1]  # the template suite takes about 15 minutes on this machine: only on request
 
 
@@ -728,6 +836,8 @@ def main() -> None:
             bench_streams(plugin, args.repeat)
         if "embeddings" in only:
             bench_embeddings(plugin, args.repeat, args.real)
+        if "sdk" in only:
+            bench_sdk(args.repeat)
         if "hostile" in only:
             bench_hostile(plugin)
         if "first-run" in only:
