@@ -8,12 +8,14 @@ import argparse
 import json
 import math
 import os
+import queue
 import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -274,6 +276,85 @@ class Loopback:
         self.process.wait()
 
 
+# -- the plugin, driven as the Dify daemon drives it -----------------------------------------------
+class Daemon:
+    """`python -m main` of a baked plugin in local mode, JSON lines over stdio, as the Dify daemon
+    runs it. The caller's thread reads the plugin's output itself as it arrives (no reader thread
+    handing lines over under the GIL), so that the reading side never makes the plugin wait on a
+    full pipe; requests go out from one writer thread, so that sending many never blocks reading.
+    """
+
+    def __init__(self, plugin: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "main"],
+            cwd=plugin,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=offline_env() | {"INSTALL_METHOD": "local"},
+            bufsize=1 << 20,
+        )
+        self.outgoing: queue.Queue[bytes] = queue.Queue()
+        threading.Thread(target=self._write, daemon=True).start()
+        self.registration = self.message()
+
+    def _write(self) -> None:
+        while True:
+            self.process.stdin.write(self.outgoing.get())
+            self.process.stdin.flush()
+
+    def send(self, action: str, requests: list[dict]) -> list[str]:
+        """Send one request per item of `requests` (its data); returns their session ids."""
+        sessions = [uuid.uuid4().hex for _ in requests]
+        lines = [
+            json.dumps(
+                {
+                    "session_id": session,
+                    "event": "request",
+                    "data": {"type": "model", "action": action, "user_id": "bench", "provider": "xinference"} | data,
+                }
+            ).encode()
+            + b"\n"
+            for session, data in zip(sessions, requests, strict=True)
+        ]
+        self.outgoing.put(b"".join(lines))
+        return sessions
+
+    def message(self) -> dict:
+        """The next message the plugin writes (the plugin is killed if it writes none for 120 s)."""
+        watchdog = threading.Timer(120, self.process.kill)
+        watchdog.start()
+        try:
+            line = b""
+            while not line.strip():
+                line = self.process.stdout.readline()
+                if not line:
+                    raise RuntimeError("the plugin ended or wrote nothing for 120 s")
+            return json.loads(line)
+        finally:
+            watchdog.cancel()
+
+    def call(self, action: str, **data: object) -> tuple[list, dict | None]:
+        """One request; (its streamed results, its error or None) once its session ends."""
+        (session,) = self.send(action, [data])
+        results, error = [], None
+        while True:
+            message = self.message()
+            if message.get("session_id") != session or message.get("event") != "session":
+                continue  # heartbeats and logs
+            kind, payload = message["data"]["type"], message["data"]["data"]
+            if kind == "stream":
+                results.append(payload)
+            elif kind == "error":
+                error = payload
+            elif kind == "end":
+                return results, error
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
 # -- streams ------------------------------------------------------------------------------------
 def chat_credentials(url: str) -> dict[str, str]:
     return {
@@ -312,26 +393,14 @@ def direct_stream(url: str) -> tuple[int, list[float]]:
     return len(latencies), latencies
 
 
-def relayed_streams(running, credentials: dict, count: int) -> tuple[int, int, list[float], int]:
+def relayed_streams(daemon: Daemon, credentials: dict, count: int) -> tuple[int, int, list[float], int]:
     """`count` streams through the plugin at once, as the daemon sends them: (chunks, errors,
     latencies in ms, stream messages the plugin wrote: fewer than chunks where it joined them)."""
-    pending = set()
-    for _ in range(count):
-        session = uuid.uuid4().hex
-        pending.add(session)
-        message = {
-            "session_id": session,
-            "event": "request",
-            "data": {"type": "model", "action": "invoke_llm", "user_id": "bench", "provider": "xinference"}
-            | CHAT
-            | {"credentials": credentials},
-        }
-        running.process.stdin.write(json.dumps(message).encode() + b"\n")
-    running.process.stdin.flush()
+    pending = set(daemon.send("invoke_llm", [CHAT | {"credentials": credentials}] * count))
     chunks = errors = messages = 0
     latencies: list[float] = []
     while pending:
-        message = json.loads(running.lines.get(timeout=120))
+        message = daemon.message()
         received = time.monotonic_ns()
         if message.get("session_id") not in pending or message.get("event") != "session":
             continue
@@ -350,12 +419,9 @@ def relayed_streams(running, credentials: dict, count: int) -> tuple[int, int, l
 
 
 def bench_streams(plugin: Path, repeat: int) -> None:
-    from stdio_plugin import PluginProcess
-
     server = Loopback()
-    os.chdir(plugin)
-    running = PluginProcess()
-    pids = {"server": server.process.pid, "plugin": running.process.pid, "bench": None}
+    daemon = Daemon(plugin)
+    pids = {"server": server.process.pid, "plugin": daemon.process.pid, "bench": None}
     credentials = chat_credentials(server.url)
     try:
         chunks = 2000
@@ -376,7 +442,7 @@ def bench_streams(plugin: Path, repeat: int) -> None:
         def relayed() -> float:
             with relay_meter:
                 start = time.perf_counter()
-                got, errors, _, messages = relayed_streams(running, credentials, 1)
+                got, errors, _, messages = relayed_streams(daemon, credentials, 1)
                 elapsed = time.perf_counter() - start
             assert (got, errors) == (chunks, 0), (got, errors)
             written.append(messages)
@@ -407,7 +473,7 @@ def bench_streams(plugin: Path, repeat: int) -> None:
             relay_meter = Meter(**pids)
             with relay_meter:
                 start = time.perf_counter()
-                got, errors, latencies, messages = relayed_streams(running, credentials, count)
+                got, errors, latencies, messages = relayed_streams(daemon, credentials, count)
                 wall = time.perf_counter() - start
             floor_rate = floor_run["chunks"] / floor_run["wall"]
             name = f"{count} streams"
@@ -438,7 +504,7 @@ def bench_streams(plugin: Path, repeat: int) -> None:
                 f"chunks {got:,} of {count * per_stream:,}",
             )
     finally:
-        running.stop()
+        daemon.stop()
         server.stop()
 
 
@@ -465,9 +531,9 @@ def direct_embed(url: str, texts: list[str], batch: int, model: str, api_key: st
     return time.perf_counter() - start
 
 
-def relayed_embed(running, credentials: dict, texts: list[str], model: str) -> float:
+def relayed_embed(daemon: Daemon, credentials: dict, texts: list[str], model: str) -> float:
     start = time.perf_counter()
-    results, error = running.call(
+    results, error = daemon.call(
         "invoke_text_embedding",
         model_type="text-embedding",
         model=model,
@@ -482,7 +548,7 @@ def relayed_embed(running, credentials: dict, texts: list[str], model: str) -> f
 
 def embedding_rows(
     name: str,
-    running,
+    daemon: Daemon,
     url: str,
     credentials: dict,
     texts: list[str],
@@ -503,7 +569,7 @@ def embedding_rows(
 
     def relay_run() -> float:
         with relay_meter:
-            return relayed_embed(running, credentials, texts, model)
+            return relayed_embed(daemon, credentials, texts, model)
 
     relay_run()  # warm: connections, the plugin's tokenizer probe
     floor, value = paired(repeat, floor_run, relay_run)
@@ -522,13 +588,10 @@ def embedding_rows(
 
 
 def bench_embeddings(plugin: Path, repeat: int, real: str) -> None:
-    from stdio_plugin import PluginProcess
-
-    os.chdir(plugin)
-    running = PluginProcess()
+    daemon = Daemon(plugin)
     texts = [f"short text number {i}" for i in range(2000)]
     server = Loopback()
-    pids = {"server": server.process.pid, "plugin": running.process.pid, "bench": None}
+    pids = {"server": server.process.pid, "plugin": daemon.process.pid, "bench": None}
     credentials = {
         "server_url": server.url,
         "model_uid": "embed-model",
@@ -556,7 +619,7 @@ def bench_embeddings(plugin: Path, repeat: int, real: str) -> None:
             server.config(**settings)
             embedding_rows(
                 name,
-                running,
+                daemon,
                 server.url,
                 credentials | extra,
                 texts[:count],
@@ -568,14 +631,14 @@ def bench_embeddings(plugin: Path, repeat: int, real: str) -> None:
     finally:
         server.stop()
     try:
-        bench_real_embeddings(running, repeat, real)
+        bench_real_embeddings(daemon, repeat, real)
     finally:
-        running.stop()
+        daemon.stop()
 
 
-def bench_real_embeddings(running, repeat: int, real: str) -> None:
+def bench_real_embeddings(daemon: Daemon, repeat: int, real: str) -> None:
     """The same against the real servers of tests/real (docs/real-servers.md), if their cache is built."""
-    sys.path.insert(0, str(TEMPLATE / "tests"))
+    sys.path.append(str(TEMPLATE / "tests"))  # last: the plugin's tests/conftest.py stays the one imported
     from real import cache, servers
 
     if real == "skip":
@@ -615,10 +678,10 @@ def bench_real_embeddings(running, repeat: int, real: str) -> None:
                 continue
             try:
                 credentials = server.credentials("text-embedding", max_chunks="32")
-                pids = {"server": -server.process.pid, "plugin": running.process.pid, "bench": None}
+                pids = {"server": -server.process.pid, "plugin": daemon.process.pid, "bench": None}
                 embedding_rows(
                     f"real {name} {server.version}"[:60],
-                    running,
+                    daemon,
                     server.url,
                     credentials,
                     texts,
@@ -663,41 +726,29 @@ def descriptors(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def call_many(running, action: str, requests: list[dict]) -> tuple[int, float]:
+def call_many(daemon: Daemon, action: str, requests: list[dict]) -> tuple[int, float]:
     """Send every request to the plugin at once, as the daemon does; (errors, seconds to the last end)."""
     start = time.perf_counter()
-    pending = {}
-    for data in requests:
-        session = uuid.uuid4().hex
-        pending[session] = None
-        message = {
-            "session_id": session,
-            "event": "request",
-            "data": {"type": "model", "action": action, "user_id": "bench", "provider": "xinference", **data},
-        }
-        running.process.stdin.write(json.dumps(message).encode() + b"\n")
-    running.process.stdin.flush()
+    pending = set(daemon.send(action, requests))
     errors = 0
     while pending:
-        message = json.loads(running.lines.get(timeout=120))
+        message = daemon.message()
         session = message.get("session_id")
         if session in pending and message.get("event") == "session":
             kind = message["data"]["type"]
             errors += kind == "error"
             if kind == "end":
-                del pending[session]
+                pending.discard(session)
     return errors, time.perf_counter() - start
 
 
 def bench_hostile(plugin: Path) -> None:
     """Reliability figures of the default plugin, run over stdio as the Dify daemon runs it."""
-    from conftest import FakeServer
-    from stdio_plugin import PluginProcess
+    from conftest import FakeServer  # the plugin's own fake server
 
-    os.chdir(plugin)
     server = FakeServer()
-    running = PluginProcess()
-    pid = running.process.pid
+    daemon = Daemon(plugin)
+    pid = daemon.process.pid
     base = {"server_url": server.url, "model_uid": "embed-model", "request_timeout": "30", "max_retries": "0"}
     try:
         print("credential churn: 1,000 distinct API keys, one provider check each", flush=True)
@@ -705,7 +756,7 @@ def bench_hostile(plugin: Path) -> None:
         # In batches of 8 at a time: all at once, the SDK's thread pool itself would grow to 1,000 workers.
         batches = [keys[start : start + 8] for start in range(0, len(keys), 8)]
         for number, batch in enumerate(batches):
-            assert call_many(running, "validate_provider_credentials", batch)[0] == 0
+            assert call_many(daemon, "validate_provider_credentials", batch)[0] == 0
             if number == 7:  # 64 credential sets: every pool slot used, and evicted
                 warm_fds, warm_rss = descriptors(pid), rss_mb(pid)
         row("open descriptors after 1,000 credential sets", descriptors(pid), warm_fds, "fds", "flat (floor: after 64)")
@@ -716,7 +767,7 @@ def bench_hostile(plugin: Path) -> None:
             Path(f"/proc/{pid}/clear_refs").write_text("5")  # restart the peak from the current RSS
             before = rss_mb(pid)
             server.fault("/v1/models", size=300 * 1024 * 1024, **how)
-            _, error = running.call("validate_provider_credentials", credentials=base)
+            _, error = daemon.call("validate_provider_credentials", credentials=base)
             assert error and "32 MiB" in error["message"], error
             row(f"peak RSS refusing 300 MB ({name})", peak_rss_mb(pid), before, "MiB", "<= RSS + 3 x 32 MiB")
 
@@ -743,7 +794,7 @@ def bench_hostile(plugin: Path) -> None:
             model = "embed-model" if "embed" in path else "chat-model"
             server.fault(path, trickle=0.5)
             start = time.perf_counter()
-            _, error = running.call(
+            _, error = daemon.call(
                 action, model=model, credentials=base | {"model_uid": model, "request_timeout": "2"}, **data
             )
             elapsed = time.perf_counter() - start
@@ -760,13 +811,13 @@ def bench_hostile(plugin: Path) -> None:
         }
         server.control("reset")
         server.config(hold=256, hold_timeout=60)
-        errors, elapsed = call_many(running, "invoke_text_embedding", [embed] * 256)
+        errors, elapsed = call_many(daemon, "invoke_text_embedding", [embed] * 256)
         server.control("reset")
-        _, single = call_many(running, "invoke_text_embedding", [embed])
+        _, single = call_many(daemon, "invoke_text_embedding", [embed])
         row("256 concurrent calls: errors", errors, None, "errors", "0")
         row("256 concurrent calls: wall time", elapsed, single, "s", "- (floor: one call)")
     finally:
-        running.stop()
+        daemon.stop()
         server.stop()
 
 
@@ -829,7 +880,7 @@ def main() -> None:
             bench_bake(work, args.repeat)
         plugin = work / "bake-default" / "xinference"
         timed_bake(TEMPLATE, work / "bake-default")
-        sys.path.insert(0, str(plugin / "tests"))  # the plugin's stdio harness and loopback fake
+        sys.path.insert(0, str(plugin / "tests"))  # the plugin's fake server (tests/conftest.py)
         if "start" in only:
             bench_start(work, plugin, args.repeat)
         if "streams" in only:
