@@ -120,6 +120,16 @@ def server_props(credentials: Mapping[str, Any], uid: str) -> dict[str, Any] | N
     return body if isinstance(body, dict) and "default_generation_settings" in body else None
 
 
+def takes_images(credentials: Mapping[str, Any], uid: str, info: Mapping[str, Any] | None) -> bool:
+    """Whether the server says the model takes images: a `vision` ability in Xinference's
+    description, or llama.cpp's vision modality (asked only when there is no description)."""
+    if info is not None:
+        return "vision" in {str(ability).lower() for ability in info.get("model_ability") or []}
+    props = server_props(credentials, uid)
+    modalities = props.get("modalities") if props else None
+    return isinstance(modalities, dict) and modalities.get("vision") is True
+
+
 # -- images for embedding and rerank ----------------------------------------------------------
 
 IMAGE_SIGNATURES = (
@@ -151,14 +161,11 @@ def image_url(content: str) -> str:
     return f"data:{mime};base64,{content}"
 
 
-def multimodal_item(content: MultiModalContent, text: str | None = None) -> dict[str, str]:
-    """One input in the Jina/Xinference shape: {"text": ...} or {"image": url}.
-
-    `text` replaces a text input's content (e.g. with an instruction prefix added).
-    """
+def multimodal_item(content: MultiModalContent) -> dict[str, str]:
+    """One input in the Jina/Xinference shape: {"text": ...} or {"image": URL or data URI}."""
     if content.content_type == MultiModalContentType.IMAGE:
         return {"image": image_url(content.content)}
-    return {"text": content.content if text is None else text}
+    return {"text": content.content}
 
 
 def require_images(credentials: Mapping[str, Any], answer: str, items: list[MultiModalContent]) -> None:
