@@ -10,11 +10,10 @@ from collections.abc import Mapping
 from typing import IO
 
 from dify_plugin import Speech2TextModel
-from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelType
 from dify_plugin.errors.model import InvokeError, InvokeServerUnavailableError
 
-from models import common
+from models import common, features
 
 TRANSCRIPTIONS_PATH = "audio/transcriptions"
 FALLBACK_FILENAME = "audio.mp3"  # for file objects without a name; servers read the format from it
@@ -53,7 +52,7 @@ class {{ plan.class_name("speech2text") }}(Speech2TextModel):
         """Return the model's schema; a speech-to-text model has no properties to declare."""
         return AIModelEntity(
             model=model,
-            label=I18nObject(en_US=model),
+            label=features.label(model, credentials),
             model_type=ModelType.SPEECH2TEXT,
             fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
             model_properties={},
