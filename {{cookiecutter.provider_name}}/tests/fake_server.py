@@ -179,6 +179,8 @@ class Handler(BaseHTTPRequestHandler):
             if "status" in fault:
                 body_out = fault.get("body", {"detail": f"scripted {fault['status']}"})
                 return self._send(fault["status"], body_out, fault.get("content_type", "application/json"))
+        if answer_features(self, method, path, body):
+            return None
         route = {
             ("GET", "/v1/models"): self._list_models,
             ("POST", "/v1/chat/completions"): self._chat,
@@ -199,6 +201,9 @@ class Handler(BaseHTTPRequestHandler):
         command = json.loads(raw) if raw else {}
         if path == "/_control/reset":
             STATE.reset()
+            FEATURES.reset()
+        elif path == "/_control/features":
+            FEATURES.configure(command)
         elif path == "/_control/fault":
             with STATE.lock:
                 STATE.faults.append(command)
@@ -326,6 +331,167 @@ class Handler(BaseHTTPRequestHandler):
         self._send(
             200, {"id": "modr-1", "results": [{"flagged": flagged, "categories": {"violence": flagged}}]}
         )
+
+
+# -- model features (issue 13): llama.cpp's /props, refused fields, images -----------------------
+
+MODELS.update(
+    {
+        # Xinference's description of a hybrid-thinking GGUF model, and of an omni model.
+        "qwen3-model": {
+            "model_type": "LLM",
+            "model_ability": ["chat", "tools", "reasoning", "hybrid"],
+            "model_format": "ggufv2",
+            "context_length": 32768,
+        },
+        "omni-model": {"model_type": "LLM", "model_ability": ["chat", "omni"], "model_format": "pytorch"},
+        "vl-embed-model": {
+            "model_type": "embedding",
+            "model_ability": ["embed", "vision"],
+            "max_tokens": 512,
+        },
+        "vl-rerank-model": {"model_type": "rerank", "model_ability": ["rerank", "vision"]},
+    }
+)
+IMAGE_MODELS = {"vl-embed-model", "vl-rerank-model"}
+# How servers say they do not know a field, by style.
+REFUSALS = {
+    "openai": lambda field: (
+        400,
+        {
+            "error": {
+                "message": f"Unrecognized request argument supplied: {field}",
+                "type": "invalid_request_error",
+                "param": field,
+                "code": None,
+            }
+        },
+    ),
+    "pydantic": lambda field: (
+        422,
+        {
+            "detail": [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ["body", field],
+                    "msg": "Extra inputs are not permitted",
+                    "input": None,
+                }
+            ]
+        },
+    ),
+    "max_completion_tokens": lambda field: (
+        400,
+        {
+            "error": {
+                "message": f"Unsupported parameter: '{field}' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.",
+                "type": "invalid_request_error",
+                "param": field,
+            }
+        },
+    ),
+}
+
+
+class FeatureState:
+    """What tests set for the feature behaviours: /props, refused fields."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.props: dict[str, Any] | None = None  # None: no /props, like any server but llama.cpp
+        self.refuse: list[str] = []
+        self.style = "openai"
+
+    def configure(self, command: dict[str, Any]) -> None:
+        self.props = command.get("props", self.props)
+        self.refuse = command.get("refuse", self.refuse)
+        self.style = command.get("style", self.style)
+
+
+FEATURES = FeatureState()
+
+
+def image_bytes(url: str) -> bytes | None:
+    """The bytes of a base64 data URI of a PNG, JPEG or GIF image, else None."""
+    import base64
+    import binascii
+
+    if not url.startswith("data:image/") or ";base64," not in url:
+        return None
+    try:
+        data = base64.b64decode(url.split(",", 1)[1], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return data if data.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")) else None
+
+
+def item_key(item: Any) -> str | None:
+    """What a text or image input is embedded or ranked by: its words, or its image's digest."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict) and isinstance(item.get("text"), str):
+        return item["text"]
+    data = image_bytes(item.get("image", "")) if isinstance(item, dict) else None
+    return f"image:{hashlib.sha256(data).hexdigest()[:16]}" if data else None
+
+
+def answer_features(handler: Handler, method: str, path: str, body: Any) -> bool:
+    """Answer the requests only the feature tests make; False for everything else."""
+    if method == "GET" and path == "/props":
+        if FEATURES.props is None:
+            handler._send(
+                404, {"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}}
+            )
+        else:
+            handler._send(200, FEATURES.props)
+        return True
+    if method != "POST" or not isinstance(body, dict):
+        return False
+    refused = next((field for field in FEATURES.refuse if field in body), None)
+    if refused and path in ("/v1/chat/completions", "/v1/completions"):
+        handler._send(*REFUSALS[FEATURES.style](refused))
+        return True
+    items = (
+        body.get("input")
+        if path == "/v1/embeddings"
+        else body.get("documents")
+        if path == "/v1/rerank"
+        else None
+    )
+    query = body.get("query")
+    if not isinstance(items, list) or not any(isinstance(item, dict) for item in [*items, query]):
+        return False
+    keys = [item_key(item) for item in items]
+    if None in keys or (path == "/v1/rerank" and item_key(query) is None):
+        handler._send(
+            400, {"detail": "each input must be {'text': ...} or {'image': <base64 image data URI>}"}
+        )
+        return True
+    if any(key.startswith("image:") for key in keys) and body.get("model") not in IMAGE_MODELS:
+        handler._send(400, {"detail": f"model {body.get('model')} does not support image input"})
+        return True
+    if path == "/v1/embeddings":
+        data = [{"object": "embedding", "index": i, "embedding": vector(key)} for i, key in enumerate(keys)]
+        handler._send(
+            200,
+            {
+                "object": "list",
+                "data": data,
+                "usage": {"prompt_tokens": len(keys), "total_tokens": len(keys)},
+            },
+        )
+    else:
+        wanted = item_key(query)
+        results = [
+            {"index": i, "relevance_score": 1.0 if key == wanted else len(words(wanted) & words(key)) / 10}
+            for i, key in enumerate(keys)
+        ]
+        results.sort(key=lambda r: -r["relevance_score"])
+        handler._send(200, {"id": "rerank-mm", "results": results[: body.get("top_n") or len(results)]})
+    return True
 
 
 def main() -> None:
