@@ -400,7 +400,7 @@ WORKING_ONLY = (
     "tests/test_common.py",
     "models/features.py",
     "tests/test_features.py",
-    *(f"tests/test_features_{folder}.py" for folder in ("llm", "text_embedding", "rerank")),
+    *(f"tests/test_features_{folder}.py" for folder in ("llm", "text_embedding", "rerank", "speech2text")),
 )
 
 

@@ -33,7 +33,7 @@ class {{ plan.class_name("speech2text") }}(Speech2TextModel):
             credentials,
             "POST",
             TRANSCRIPTIONS_PATH,
-            data={"model": common.model_uid(credentials, model)},
+            data={"model": common.model_uid(credentials, model), **transcription_hints(credentials)},
             files={"file": (filename, file, content_type)},
         )
         body = common.json_object(response)
@@ -66,3 +66,10 @@ class {{ plan.class_name("speech2text") }}(Speech2TextModel):
     def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
         """Return which exceptions become which Dify errors (see models/common.py)."""
         return common.ERROR_MAPPING
+
+
+def transcription_hints(credentials: Mapping) -> dict[str, str]:
+    """The `language` (e.g. "en"; the server detects it when empty) and `prompt` (words to
+    expect, e.g. names) form fields, from the answers of the same names."""
+    hints = {"language": credentials.get("language"), "prompt": credentials.get("initial_prompt")}
+    return {name: str(value).strip() for name, value in hints.items() if str(value or "").strip()}
