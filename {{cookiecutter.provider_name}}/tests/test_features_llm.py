@@ -383,7 +383,8 @@ def test_a_4xx_that_is_no_refusal_of_an_optional_field_is_not_retried(llm, serve
 LLAMA_PROPS = {
     "default_generation_settings": {"n_ctx": 8192, "params": {}},
     "total_slots": 1,
-    "chat_template": "{% raw %}{%- if enable_thinking is defined and not enable_thinking %}<think></think>{% endif %}{% endraw %}",
+    # the start of a Qwen3-style template: it reads the switch
+    "chat_template": "<|im_start|>... if enable_thinking is false: <think></think> ...",
     "chat_template_caps": {"supports_tools": True, "supports_tool_calls": True},
     "modalities": {"vision": True, "audio": True},
 }
