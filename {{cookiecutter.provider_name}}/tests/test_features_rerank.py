@@ -54,6 +54,16 @@ def test_ranking_images_needs_the_answer_and_sends_nothing_without_it(reranker, 
     assert server.requests("/v1/rerank") == []
 
 
+def test_a_server_refusing_images_is_a_bad_request_naming_the_server(reranker, server, credentials):
+    given = credentials("rerank-model", reranks_images="yes")  # the server ranks text only
+
+    with pytest.raises(InvokeBadRequestError, match="does not support image input") as caught:
+        reranker.invoke_multimodal(
+            model="rerank-model", credentials=given, query=text("q"), docs=[image(RED)]
+        )
+    assert f"127.0.0.1:{server.port}" in str(caught.value)
+
+
 def test_validation_stores_image_support_and_the_schema_declares_vision(reranker, server, credentials):
     given = credentials("vl-rerank-model")
 

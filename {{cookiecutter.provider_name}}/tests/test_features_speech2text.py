@@ -23,11 +23,12 @@ from models.speech2text.speech2text import {{ plan.class_name("speech2text") }}
 def test_language_and_prompt_hints_are_sent_with_the_audio(server, credentials, answers, sent):
     transcriber = {{ plan.class_name("speech2text") }}(model_schemas=[])
 
-    transcriber.invoke(
+    transcript = transcriber.invoke(
         model="whisper", credentials=credentials("whisper", **answers), file=io.BytesIO(b"RIFF....")
     )
 
     [request] = server.requests("/v1/audio/transcriptions")
+    assert transcript == f"transcript of {request['size']} bytes"
     assert {
         name: request["form"].get(name) for name in ("language", "prompt") if name in request["form"]
     } == sent

@@ -8,6 +8,7 @@ import base64
 import pytest
 from dify_plugin.entities.model import EmbeddingInputType, ModelFeature
 from dify_plugin.errors.model import InvokeBadRequestError
+from fake_server import vector
 from test_features import BLUE, RED, image, text
 
 from models.text_embedding.text_embedding import {{ plan.class_name("text-embedding") }}
@@ -50,7 +51,7 @@ def embedding_inputs(server) -> list:
 def test_instruction_prefixes_go_before_queries_and_documents(
     embedder, server, credentials, input_type, answers, sent
 ):
-    embedder.invoke(
+    result = embedder.invoke(
         model="embed-model",
         credentials=credentials("embed-model", **answers),
         texts=["tall tower"],
@@ -58,6 +59,7 @@ def test_instruction_prefixes_go_before_queries_and_documents(
     )
 
     assert embedding_inputs(server) == [sent]
+    assert result.embeddings == [vector(sent)]
 
 
 def test_images_and_texts_are_embedded_in_order_in_one_shape(embedder, server, credentials):
