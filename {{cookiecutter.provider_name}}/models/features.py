@@ -16,8 +16,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
-import httpx
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model.text_embedding import MultiModalContent, MultiModalContentType
 from dify_plugin.errors.model import InvokeBadRequestError
@@ -105,18 +105,17 @@ def refused_field(error: Exception, payload: Mapping[str, Any]) -> str | None:
 # -- what llama.cpp says about its model ------------------------------------------------------
 
 
+# Any error answer to `GET /props` means "not llama.cpp": gateways may guard paths outside /v1.
+NOT_LLAMA_CPP = frozenset(range(400, 600))
+
+
 def server_props(credentials: Mapping[str, Any], uid: str) -> dict[str, Any] | None:
     """llama.cpp's `GET /props` for the model, or None if the server has no such endpoint.
 
     Router-mode servers pick the model from the `model` query; single-model servers ignore it.
+    Asked only while credentials are checked, so it ends within common.CHECK_TIMEOUT.
     """
-    conn = common.connection(credentials)
-    url = conn.base_url.removesuffix("/v1") + "/props"
-    try:
-        response = common.client(conn).get(url, params={"model": uid}, timeout=common.PROBE_TIMEOUT)
-        body = response.json() if response.status_code == 200 else None
-    except (httpx.TransportError, ValueError):
-        return None
+    body = common.probe(credentials, f"/props?model={quote(uid, safe='')}", absent=NOT_LLAMA_CPP)
     return body if isinstance(body, dict) and "default_generation_settings" in body else None
 
 

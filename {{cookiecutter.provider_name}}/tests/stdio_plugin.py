@@ -6,6 +6,7 @@ import os
 import queue
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from pathlib import Path
@@ -22,13 +23,15 @@ class PluginProcess:
     def __init__(self) -> None:
         env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
         env["INSTALL_METHOD"] = "local"
+        self.stderr = tempfile.TemporaryFile()
+        self.stdout: list[bytes] = []  # every line written, heartbeats and logs included
         self.process = subprocess.Popen(
             [sys.executable, "-m", "main"],
             cwd=ROOT,
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self.stderr,
         )
         self.lines: queue.Queue[bytes] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -36,6 +39,7 @@ class PluginProcess:
 
     def _read(self) -> None:
         for line in self.process.stdout:
+            self.stdout.append(line)
             if line.strip():
                 self.lines.put(line)
 
@@ -68,6 +72,12 @@ class PluginProcess:
             elif kind == "end":
                 return results, error
 
+    def output(self) -> str:
+        """Everything the plugin wrote so far, on stdout and stderr."""
+        self.stderr.seek(0)
+        return b"".join([*self.stdout, self.stderr.read()]).decode("utf-8", "replace")
+
     def stop(self) -> None:
         self.process.kill()
         self.process.wait(timeout=10)
+        self.stderr.close()
