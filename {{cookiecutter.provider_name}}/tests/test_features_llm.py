@@ -16,9 +16,15 @@ from dify_plugin.entities.model.message import (
     UserPromptMessage,
     VideoPromptMessageContent,
 )
-from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeBadRequestError
+from dify_plugin.errors.model import (
+    CredentialsValidateFailedError,
+    InvokeBadRequestError,
+    InvokeConnectionError,
+    InvokeServerUnavailableError,
+)
 from test_features import wav
 
+from models import common
 from models.llm.llm import {{ plan.class_name("llm") }}
 
 # -- LLM: what the schema declares ------------------------------------------------------------
@@ -353,6 +359,32 @@ def test_a_refused_optional_field_is_dropped_once_and_remembered(
     assert field in chat_once(llm, server, credentials("chat-model", request_timeout="4"), stream)
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
+def test_the_attempt_without_a_refused_field_stays_inside_request_timeout(llm, server, credentials, stream):
+    server.control("features", {"refuse": ["user"]})
+    server.fault("/v1/chat/completions", delay=1.2, times=2)  # each attempt alone would fit in 2 s
+    key = f"sk-refusal-bound-{stream}"  # a connection of its own: no refusal remembered yet
+    given = credentials("chat-model", request_timeout="2", api_key=key)
+
+    with pytest.raises(InvokeConnectionError) as caught:
+        chat(llm, given, stream=stream, user="end-user-7")
+
+    assert "did not complete within request_timeout = 2 s" in str(caught.value)
+    assert key not in str(caught.value)
+    assert len(posts(server)) == 2
+
+
+def test_a_stream_with_max_completion_tokens_is_ended_past_that_limit(llm, server, credentials):
+    server.control("features", {"refuse": ["max_tokens"], "style": "max_completion_tokens"})
+    given = credentials("chat-model", request_timeout=str(next(UNUSED_TIMEOUTS)))
+    chat(llm, given, model_parameters={"max_tokens": 8})  # the refusal is remembered
+    server.fault("/v1/chat/completions", endless=0.01)
+
+    with pytest.raises(InvokeServerUnavailableError, match="far past max_tokens = 8 "):
+        chat(llm, given, model_parameters={"max_tokens": 8})
+    assert posts(server)[-1]["max_completion_tokens"] == 8
+
+
 def chat_once(llm, server, given, stream) -> dict:
     """The body another connection sends (the refusal memory is per connection)."""
     server.control("features", {"refuse": []})
@@ -445,6 +477,29 @@ def test_validation_refuses_an_unknown_extra_input_naming_the_answer(llm, server
         CredentialsValidateFailedError, match="extra_inputs: 'smell' is not one of audio, video, document"
     ):
         llm.validate_credentials("chat-model", credentials("chat-model", extra_inputs="audio, smell"))
+
+
+@pytest.mark.parametrize("status", [403, 500])
+def test_an_error_answer_to_props_means_no_llama_cpp_and_validation_passes(llm, server, credentials, status):
+    server.control("config", {"describe": False})
+    server.fault("/props", status=status)
+    given = credentials("chat-model")
+
+    llm.validate_credentials("chat-model", given)
+
+    assert [r["path"] for r in server.requests()][-1] == "/props"
+    assert "structured_output" not in given
+
+
+def test_a_silent_props_endpoint_ends_validation_within_the_check_limit(
+    llm, server, credentials, monkeypatch
+):
+    monkeypatch.setattr(common, "CHECK_TIMEOUT", 0.5)
+    server.control("config", {"describe": False})
+    server.fault("/props", delay=5)
+
+    with pytest.raises(CredentialsValidateFailedError, match="credential check within 0.5 s"):
+        llm.validate_credentials("chat-model", credentials("chat-model", request_timeout="240"))
 
 
 def test_dify_gets_structured_output_and_the_thinking_switch_over_stdio(plugin, server, credentials):

@@ -8,8 +8,10 @@ features shared with other model types (display name, refused fields) in models/
 
 import json
 import re
+import time
 import uuid
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from dify_plugin import LargeLanguageModel
@@ -130,26 +132,39 @@ class {{ plan.class_name("llm") }}(LargeLanguageModel):
         return features.without_refused(payload, features.refused(credentials, uid))
 
     def _post(self, credentials: dict, path: str, payload: dict[str, Any]) -> common.Answer:
-        """POST `payload`; if the server refuses an optional field, POST once more without it."""
-        while True:
-            try:
-                return common.request(credentials, "POST", path, json=payload)
-            except InvokeBadRequestError as error:
-                payload = recover(credentials, payload, error)
+        """POST `payload`; if the server refuses an optional field, POST again without it."""
+        return self._without_refusals(
+            credentials, path, payload, lambda sent: common.request(credentials, "POST", path, json=sent)
+        )
 
     def _events(self, credentials: dict, path: str, payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Stream events for `payload`; a refused optional field is dropped as in `_post`."""
+
+        def start(sent: dict[str, Any]) -> tuple[Iterator[dict[str, Any]], dict[str, Any] | None]:
+            events = common.stream_events(credentials, path, sent)
+            return events, next(events, None)  # a refusal comes before the first event
+
+        events, first = self._without_refusals(credentials, path, payload, start)
+        if first is not None:
+            yield first
+            yield from events
+
+    def _without_refusals[T](
+        self, credentials: dict, path: str, payload: dict[str, Any], send: Callable[[dict[str, Any]], T]
+    ) -> T:
+        """`send(payload)`, sent again without each optional field the server refuses; the
+        attempts after the first end within what is left of request_timeout."""
+        conn = common.connection(credentials)
+        deadline = time.monotonic() + conn.timeout
+        message = f"POST {conn.base_url}/{path} did not complete within request_timeout = {conn.timeout:g} s"
+        attempt: AbstractContextManager[None] = nullcontext()
         while True:
-            events = common.stream_events(credentials, path, payload)
             try:
-                first = next(events, None)
+                with attempt:
+                    return send(payload)
             except InvokeBadRequestError as error:
                 payload = recover(credentials, payload, error)
-                continue
-            if first is not None:
-                yield first
-                yield from events
-            return
+            attempt = common.time_limit(deadline - time.monotonic(), message)
 
     def _block(
         self,
@@ -272,8 +287,9 @@ class {{ plan.class_name("llm") }}(LargeLanguageModel):
         yield last
 
     def _asked_tokens(self, credentials: dict, payload: dict[str, Any]) -> int:
-        """The most tokens this answer may have: max_tokens as sent, else the model's limits."""
-        asked = payload.get("max_tokens")
+        """The most tokens this answer may have: max_tokens as sent (or max_completion_tokens,
+        its name for servers that refuse it), else the model's limits."""
+        asked = payload.get("max_tokens", payload.get("max_completion_tokens"))
         if type(asked) is int and asked > 0:
             return asked
         context_size = common.positive_int(credentials.get("context_size"), DEFAULT_CONTEXT_SIZE)
@@ -325,8 +341,9 @@ class {{ plan.class_name("llm") }}(LargeLanguageModel):
         thinking, structured output and context size. The form asks only for the rest.
         """
         wanted = extra_inputs(credentials, strict=True)
-        info = common.validate_model(credentials, model, "llm")
-        props = None if info else features.server_props(credentials, common.model_uid(credentials, model))
+        with common.credential_check(credentials):  # all requests together within CHECK_TIMEOUT
+            info = common.validate_model(credentials, model, "llm")
+            props = None if info else features.server_props(credentials, common.model_uid(credentials, model))
         found = capabilities(info) if info else props_capabilities(props) if props else {}
         detected = found.pop("extra_inputs", "")
         credentials.update(found)

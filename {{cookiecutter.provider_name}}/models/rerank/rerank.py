@@ -114,8 +114,10 @@ class {{ plan.class_name("rerank") }}(RerankModel):
 
         Image support, when the server tells it, is stored in `credentials` (`reranks_images`).
         """
-        info = common.validate_model(credentials, model, "rerank")
-        if features.takes_images(credentials, common.model_uid(credentials, model), info):
+        with common.credential_check(credentials):  # all requests together within CHECK_TIMEOUT
+            info = common.validate_model(credentials, model, "rerank")
+            images = features.takes_images(credentials, common.model_uid(credentials, model), info)
+        if images:
             credentials["reranks_images"] = features.YES
 
     def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:

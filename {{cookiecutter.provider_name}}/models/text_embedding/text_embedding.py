@@ -154,11 +154,13 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         in `credentials` as `context_size`, which Dify keeps; so is image support, when the
         server tells it (`embeds_images`).
         """
-        info = common.validate_model(credentials, model, "text-embedding")
+        with common.credential_check(credentials):  # all requests together within CHECK_TIMEOUT
+            info = common.validate_model(credentials, model, "text-embedding")
+            images = features.takes_images(credentials, common.model_uid(credentials, model), info)
         max_tokens = (info or {}).get("max_tokens")
         if type(max_tokens) is int and max_tokens > 0:
             credentials["context_size"] = str(max_tokens)
-        if features.takes_images(credentials, common.model_uid(credentials, model), info):
+        if images:
             credentials["embeds_images"] = features.YES
 
     def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
