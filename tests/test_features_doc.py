@@ -28,9 +28,10 @@ def test_every_row_names_a_proof_or_says_why_it_does_not_apply():
         assert TEST_REFERENCE.search(cells[4]) or cells[4].startswith("*n/a*"), cells
 
 
-@pytest.mark.parametrize(
-    ("file", "test"), sorted(set(TEST_REFERENCE.findall(PAGE.read_text(encoding="utf-8")))), ids="::".join
-)
+NAMED = sorted(set(TEST_REFERENCE.findall(PAGE.read_text(encoding="utf-8"))))
+
+
+@pytest.mark.parametrize(("file", "test"), NAMED, ids=[f"{file}::{test}" for file, test in NAMED])
 def test_each_named_test_exists_in_the_generated_suite(file, test):
     source = PLUGIN_TESTS / file
     assert source.is_file(), f"docs/features.md names {file}, which the template does not generate"
