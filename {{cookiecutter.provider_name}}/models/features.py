@@ -167,6 +167,16 @@ def multimodal_item(content: MultiModalContent) -> dict[str, str]:
     return {"text": content.content}
 
 
+def shortened(item: str | dict[str, str], limit: int, tokenizer: common.Tokenizer) -> str | dict[str, str]:
+    """A text input (a string or {"text": ...}) cut to `limit` tokens by a bound no tokenizer
+    exceeds (see common.fit); an image input as it is."""
+    if isinstance(item, str):
+        return common.fit(item, limit, tokenizer, strict=True)
+    if "text" in item:
+        return {"text": common.fit(item["text"], limit, tokenizer, strict=True)}
+    return item
+
+
 def require_images(credentials: Mapping[str, Any], answer: str, items: list[MultiModalContent]) -> None:
     """Raise InvokeBadRequestError if images came for a model not set up to take them."""
     if not enabled(credentials, answer) and any(

@@ -43,6 +43,23 @@ def test_images_are_ranked_with_texts(reranker, server, credentials, query, wire
     assert len(result.docs) == 2
 
 
+def test_documents_refused_as_too_long_are_cut_and_images_sent_as_they_were(reranker, server, credentials):
+    too_long = "input is too large to process. increase the physical batch size (current batch size: 32)"
+    server.fault("/v1/rerank", status=500, body={"error": {"message": too_long}})
+    given = credentials("vl-rerank-model", reranks_images="yes")
+    long = "red square " * 60
+
+    reranker.invoke_multimodal(
+        model="vl-rerank-model", credentials=given, query=image(RED), docs=[text(long), image(BLUE)]
+    )
+
+    first, retry = [r["json"] for r in server.requests("/v1/rerank")]
+    assert retry["query"] == first["query"] == {"image": f"data:image/png;base64,{RED}"}
+    assert first["documents"][0] == {"text": long}
+    # 32 tokens less 2 for the image query's (empty) text, less 2 special tokens: 28 bytes
+    assert retry["documents"] == [{"text": long[:28]}, {"image": f"data:image/png;base64,{BLUE}"}]
+
+
 def test_ranking_images_needs_the_answer_and_sends_nothing_without_it(reranker, server, credentials):
     with pytest.raises(InvokeBadRequestError, match="set reranks_images to yes"):
         reranker.invoke_multimodal(

@@ -120,6 +120,23 @@ def test_a_server_refusing_images_is_a_bad_request_naming_the_server(embedder, s
     assert f"127.0.0.1:{server.port}" in str(caught.value)
 
 
+TOO_LONG = "input is too large to process. increase the physical batch size (current batch size: 16)"
+
+
+def test_a_text_refused_as_too_long_is_cut_and_images_go_as_they_were(embedder, server, credentials):
+    server.fault("/v1/embeddings", status=500, body={"error": {"message": TOO_LONG}})
+    given = credentials("vl-embed-model", embeds_images="yes")
+    long = "tall tower " * 60
+    documents = [text(long), image(RED)]
+
+    result = embedder.invoke_multimodal(model="vl-embed-model", credentials=given, documents=documents)
+
+    first, retry = [r["json"]["input"] for r in server.requests("/v1/embeddings")]
+    assert first == [{"text": long}, {"image": f"data:image/png;base64,{RED}"}]
+    assert retry == [{"text": long[:14]}, {"image": f"data:image/png;base64,{RED}"}]  # 16 tokens, 2 special
+    assert len(result.embeddings) == 2
+
+
 @pytest.mark.parametrize(
     ("uid", "describe", "props", "expected"),
     [

@@ -2,12 +2,12 @@
 """Text embedding models on the server's OpenAI-style `POST /v1/embeddings`.
 
 Texts get the query or document instruction prefix the model wants, are cut to the model's
-context size, then sent `max_chunks` at a time, one request per batch. A model set up for
-images (`embeds_images`) also embeds images, sent in the Jina/Xinference input shape.
-Connections, auth and errors live in models/common.py; shared features in models/features.py.
+context size (counted by the server's tokenizer where it has one), then sent `max_chunks` at a
+time, one request per batch. A model set up for images (`embeds_images`) also embeds images,
+sent in the Jina/Xinference input shape. Connections, auth and errors live in models/common.py;
+shared features in models/features.py.
 """
 
-import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -28,14 +28,14 @@ from dify_plugin.entities.model.text_embedding import (
     MultiModalEmbeddingResult,
     TextEmbeddingResult,
 )
-from dify_plugin.errors.model import InvokeError, InvokeServerUnavailableError
+from dify_plugin.errors.model import InvokeBadRequestError, InvokeError, InvokeServerUnavailableError
 
 from models import common, features
 
 EMBEDDINGS_PATH = "embeddings"
 DEFAULT_CONTEXT_SIZE = 512
 DEFAULT_MAX_CHUNKS = 32
-SURROGATE = re.compile("[\ud800-\udfff]")
+Input = str | dict[str, str]  # a text, or a {"text": ...} or {"image": ...} item
 
 
 class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
@@ -51,8 +51,11 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
     ) -> TextEmbeddingResult:
         """Return one embedding per text, in the order of `texts`, and the tokens used."""
         context_size = self._get_context_size(model, credentials)
-        inputs = [truncate(instructed(text, credentials, input_type), context_size) for text in texts]
-        embeddings, tokens = self._embed_batches(model, credentials, inputs)
+        tokenizer = common.Tokenizer(credentials, common.model_uid(credentials, model))
+        inputs: list[Input] = [
+            common.fit(instructed(text, credentials, input_type), context_size, tokenizer) for text in texts
+        ]
+        embeddings, tokens = self._embed_batches(model, credentials, inputs, context_size, tokenizer)
         return TextEmbeddingResult(
             model=model, embeddings=embeddings, usage=self._usage(model, credentials, tokens)
         )
@@ -71,31 +74,53 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         """
         features.require_images(credentials, "embeds_images", documents)
         context_size = self._get_context_size(model, credentials)
-        inputs = [features.multimodal_item(document) for document in documents]
-        for item in inputs:
+        tokenizer = common.Tokenizer(credentials, common.model_uid(credentials, model))
+        inputs: list[Input] = []
+        for item in map(features.multimodal_item, documents):
             if "text" in item:
-                item["text"] = truncate(instructed(item["text"], credentials, input_type), context_size)
-        embeddings, tokens = self._embed_batches(model, credentials, inputs)
+                text = instructed(item["text"], credentials, input_type)
+                item["text"] = common.fit(text, context_size, tokenizer)
+            inputs.append(item)
+        embeddings, tokens = self._embed_batches(model, credentials, inputs, context_size, tokenizer)
         return MultiModalEmbeddingResult(
             model=model, embeddings=embeddings, usage=self._usage(model, credentials, tokens)
         )
 
     def _embed_batches(
-        self, model: str, credentials: dict, inputs: list[str] | list[dict[str, str]]
+        self, model: str, credentials: dict, inputs: list[Input], limit: int, tokenizer: common.Tokenizer
     ) -> tuple[list[list[float]], int]:
         """Embed `inputs` `max_chunks` at a time; return the embeddings in order and the tokens used."""
         max_chunks = max(1, self._get_max_chunks(model, credentials))
         embeddings: list[list[float]] = []
         tokens = 0
         for start in range(0, len(inputs), max_chunks):
-            vectors, used = self._embed(model, credentials, inputs[start : start + max_chunks])
+            batch = inputs[start : start + max_chunks]
+            vectors, used = self._embed_shortening_once(model, credentials, batch, limit, tokenizer)
             embeddings += vectors
             tokens += used
         return embeddings, tokens
 
-    def _embed(
-        self, model: str, credentials: dict, batch: list[str] | list[dict[str, str]]
+    def _embed_shortening_once(
+        self, model: str, credentials: dict, batch: list[Input], limit: int, tokenizer: common.Tokenizer
     ) -> tuple[list[list[float]], int]:
+        """Embed one batch; if the server refuses an input as too long, shorten and retry once.
+
+        The retry cuts each text to the limit the server named (else `limit`), counting with the
+        server's tokenizer if it has one, else by UTF-8 bytes, a bound no tokenizer exceeds.
+        """
+        try:
+            return self._embed(model, credentials, batch)
+        except (InvokeBadRequestError, InvokeServerUnavailableError) as error:
+            named = common.refused_as_too_long(error)
+            if named is None:
+                raise
+            limit = min(limit, named) if named > common.SPECIAL_TOKENS else limit
+            shorter = [features.shortened(item, limit, tokenizer) for item in batch]
+            if shorter == batch:
+                raise
+            return self._embed(model, credentials, shorter)
+
+    def _embed(self, model: str, credentials: dict, batch: list[Input]) -> tuple[list[list[float]], int]:
         """Return the embeddings of one batch, in its order, and the tokens the server counted."""
         # ADAPT: this is the request the server receives and the answer read back. URLs, auth
         # and errors: models/common.py.
@@ -144,8 +169,13 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         )
 
     def get_num_tokens(self, model: str, credentials: dict, texts: list[str]) -> list[int]:
-        """Return each text's token count, estimated offline."""
-        return [common.estimate_tokens(text) for text in texts]
+        """Return each text's token count: the server's where it has a tokenizer, else estimated offline."""
+        tokenizer = common.Tokenizer(credentials, common.model_uid(credentials, model))
+        counts = []
+        for text in texts:
+            counted = tokenizer.count(text) if text else 0
+            counts.append(counted if counted is not None else common.estimate_tokens(text))
+        return counts
 
     def validate_credentials(self, model: str, credentials: dict) -> None:
         """Raise CredentialsValidateFailedError unless the server runs `model` as an embedding model.
@@ -200,26 +230,6 @@ def instructed(text: str, credentials: dict, input_type: EmbeddingInputType) -> 
     if not prefix.strip():
         return text
     return prefix + text if prefix[-1].isspace() else f"{prefix} {text}"
-
-
-def truncate(text: str, limit: int) -> str:
-    """Return the longest start of `text` estimated at no more than `limit` tokens.
-
-    Surrogate pairs are joined first (and lone surrogates replaced), so the cut never falls
-    inside a character and the text can be sent as UTF-8.
-    """
-    if SURROGATE.search(text):
-        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    if common.estimate_tokens(text) <= limit:
-        return text
-    low, high = 0, len(text)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if common.estimate_tokens(text[:middle]) <= limit:
-            low = middle
-        else:
-            high = middle - 1
-    return text[:low]
 
 
 def numbers(value: Any) -> list[float] | None:
