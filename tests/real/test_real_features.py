@@ -75,15 +75,23 @@ def thinking_llama(real_models, real_workdir):
     process = servers.start_bounded(
         [
             str(cache.llama_cpp() / "bin" / "llama-server"),
-            "--host", "127.0.0.1",
-            "--port", str(port),
-            "--api-key", api_key,
-            "-m", str(real_models / "smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf"),
-            "--alias", "think-model",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--api-key",
+            api_key,
+            "-m",
+            str(real_models / "smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf"),
+            "--alias",
+            "think-model",
             "--jinja",
-            "--chat-template-file", str(template),
-            "-c", "1024",
-            "--threads", "1",
+            "--chat-template-file",
+            str(template),
+            "-c",
+            "1024",
+            "--threads",
+            "1",
             "--no-webui",
         ],
         work / "server.log",
@@ -107,7 +115,9 @@ def test_the_thinking_switch_is_detected_and_reaches_the_chat_template(thinking_
     assert error is None, error
     stored = results[0]["credentials"]
     assert stored["thinking"] == "switchable"  # /props shows a template that reads enable_thinking
-    [schema], error = real_plugin.call("get_ai_model_schemas", model_type="llm", model="think-model", credentials=stored)
+    [schema], error = real_plugin.call(
+        "get_ai_model_schemas", model_type="llm", model="think-model", credentials=stored
+    )
     assert error is None, error
     assert "agent-thought" in schema["model_schema"]["features"]
     assert "enable_thinking" in [rule["name"] for rule in schema["model_schema"]["parameter_rules"]]
