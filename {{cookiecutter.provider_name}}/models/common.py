@@ -462,8 +462,19 @@ def _open(
     **kwargs: Any,
 ) -> httpx.Response:
     """Send a request; return its response once the headers are in, or raise Dify's error for
-    its status (unless `allowed`)."""
-    response = http.send(http.build_request(method, url, **kwargs), stream=True)
+    its status (unless `allowed`).
+
+    A request the server dropped before answering anything is sent once more, on a new
+    connection: a server closes an idle keep-alive connection as it sees fit (llama.cpp and
+    uvicorn after 5 s), and a request can cross that close on the wire. Nothing was answered,
+    so nothing is repeated that the caller saw; a second drop is the caller's error.
+    """
+    try:
+        response = http.send(http.build_request(method, url, **kwargs), stream=True)
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
+        if not _dropped_unanswered(error):
+            raise
+        response = http.send(http.build_request(method, url, **kwargs), stream=True)
     if response.status_code < 400 or response.status_code in allowed:
         return response
     try:
@@ -472,6 +483,13 @@ def _open(
         response.close()
     content_type = response.headers.get("content-type", "")
     raise status_error(Answer(method, url, response.status_code, content_type, body))
+
+
+def _dropped_unanswered(error: httpx.TransportError) -> bool:
+    """Whether the connection ended before any byte of an answer (closed or reset)."""
+    if isinstance(error, httpx.RemoteProtocolError):
+        return str(error).startswith("Server disconnected without sending a response")
+    return "Connection reset" in str(error) or "Broken pipe" in str(error)
 
 
 def request(
