@@ -7,19 +7,24 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PROVIDER = "{{ plan.provider }}"
-TIMEOUT = 30.0  # seconds any single exchange with the plugin may take
+TIMEOUT = 30.0  # seconds the plugin may stay silent (it sends a heartbeat every 10 s while alive)
+
+
+class PluginSilent(AssertionError):
+    """The plugin exited, or wrote nothing, before a deadline."""
 
 
 class PluginProcess:
     """`python -m main` in local mode, driven over stdin/stdout as the Dify daemon drives it."""
 
-    def __init__(self) -> None:
+    def __init__(self, stderr: int | IO[bytes] = subprocess.DEVNULL) -> None:
         env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
         env["INSTALL_METHOD"] = "local"
         self.process = subprocess.Popen(
@@ -28,36 +33,54 @@ class PluginProcess:
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=stderr,
         )
-        self.lines: queue.Queue[bytes] = queue.Queue()
+        self.lines: queue.Queue[bytes | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
-        self.registration = json.loads(self._next_line())
+        self.registration = json.loads(self._next_line(time.monotonic() + TIMEOUT))
 
     def _read(self) -> None:
         for line in self.process.stdout:
             if line.strip():
                 self.lines.put(line)
+        self.lines.put(None)  # end of output: the plugin exited
 
-    def _next_line(self) -> bytes:
+    def _next_line(self, deadline: float) -> bytes:
+        wait = min(TIMEOUT, deadline - time.monotonic())
         try:
-            return self.lines.get(timeout=TIMEOUT)
+            line = self.lines.get(timeout=max(wait, 0.0))
         except queue.Empty:
-            raise AssertionError(f"the plugin wrote nothing for {TIMEOUT} s") from None
+            raise PluginSilent(f"the plugin wrote nothing for {wait:.0f} s") from None
+        if line is None:
+            self.lines.put(None)  # every later read sees the exit too
+            raise PluginSilent(f"the plugin exited with status {self.process.wait(timeout=10)}")
+        return line
 
-    def call(self, action: str, **data: Any) -> tuple[list[Any], dict[str, Any] | None]:
-        """Send one request; return (streamed results, error or None) once the session ends."""
+    def call(
+        self, action: str, *, deadline: float | None = None, **data: Any
+    ) -> tuple[list[Any], dict[str, Any] | None]:
+        """Send one request; return (streamed results, error or None) once the session ends.
+
+        `deadline` (a time.monotonic() value) bounds the whole exchange; without one, only
+        silence longer than TIMEOUT ends it. Either way PluginSilent is raised.
+        """
         session_id = uuid.uuid4().hex
         request = {
             "session_id": session_id,
             "event": "request",
             "data": {"type": "model", "action": action, "user_id": "tests", "provider": PROVIDER, **data},
         }
-        self.process.stdin.write(json.dumps(request).encode() + b"\n")
-        self.process.stdin.flush()
+        try:
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            raise PluginSilent(f"the plugin exited with status {self.process.wait(timeout=10)}") from None
         results, error = [], None
         while True:
-            message = json.loads(self._next_line())
+            limit = deadline if deadline is not None else time.monotonic() + TIMEOUT
+            if time.monotonic() >= limit:
+                raise PluginSilent(f"the plugin did not finish {action!r} in time")
+            message = json.loads(self._next_line(limit))
             if message.get("session_id") != session_id or message.get("event") != "session":
                 continue  # heartbeats and logs
             kind, payload = message["data"]["type"], message["data"]["data"]
