@@ -1,6 +1,6 @@
 """Check this plugin against your own model server, exactly as Dify will run it.
 
-    export MODEL_SERVER_API_KEY=...        # only if the server needs a key
+    read -rsp "API key: " MODEL_SERVER_API_KEY && export MODEL_SERVER_API_KEY  # if the server needs one
     python tests/check_server.py --server-url http://192.168.1.10:9997 --llm my-chat-model
 
 It starts the plugin as Dify's plugin daemon does (`python -m main`, requests over stdio),
@@ -12,10 +12,12 @@ The credentials are those of Dify's form: `--server-url` (or MODEL_SERVER_URL), 
 from MODEL_SERVER_API_KEY or `--api-key-file` (never from the command line, where it would stay
 in the shell history), any other form field with `--set FIELD=VALUE`, or all of them in a JSON
 file (`--credentials`). The key is never printed. Every call ends within `--timeout` seconds
-(plus 10 s for the plugin itself); nothing is retried. Only the server named is contacted.
+(default 30) plus 5 s; failed connections are retried only if max_retries is set. Nothing but
+the server named is contacted.
 """
 
 import argparse
+import base64
 import io
 import json
 import math
@@ -34,7 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import yaml
 from stdio_plugin import PROVIDER, ROOT, PluginProcess, PluginSilent
@@ -43,7 +45,7 @@ KEY_ENV = "MODEL_SERVER_API_KEY"
 URL_ENV = "MODEL_SERVER_URL"
 TYPES = ("llm", "text-embedding", "rerank", "speech2text", "tts", "moderation")
 DEFAULT_TIMEOUT = 30.0
-PLUGIN_MARGIN = 10.0  # seconds the plugin itself may add to a call's request timeout
+PLUGIN_MARGIN = 5.0  # seconds the plugin itself may add to a call's request timeout
 PROBE_TIMEOUT = 5.0  # this script's own look at the server when explaining a failure
 DETAIL_WIDTH = 90
 PROMPT = "Reply with one short sentence."
@@ -110,6 +112,7 @@ class Settings:
     models: list[tuple[str, str]]  # (model type, uid), in the order given
     timeout: float
     retries: int
+    types: list[str]  # the plugin's model types
     verbose: bool = False
 
     @property
@@ -125,6 +128,7 @@ class Settings:
 def parser(form: Form) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python tests/check_server.py",
+        allow_abbrev=False,  # else "--api-key KEY" would be taken as --api-key-file and the key echoed
         description=f"Check the {PROVIDER} plugin against a model server, as Dify runs it.",
         epilog=f"The API key comes from ${KEY_ENV}, --api-key-file or the credentials file, never from a flag.",
     )
@@ -224,7 +228,7 @@ def parse_settings(argv: Sequence[str], form: Form, environ: dict[str, str]) -> 
     for model_type in form.types:
         for value in getattr(args, model_type.replace("-", "_")):
             models += [(model_type, uid.strip()) for uid in value.split(",") if uid.strip()]
-    return Settings(server_url, given, key_source, models, timeout, max(0, retries), args.verbose)
+    return Settings(server_url, given, key_source, models, timeout, max(0, retries), form.types, args.verbose)
 
 
 def check_field(name: str, form: Form, origin: str) -> None:
@@ -312,9 +316,15 @@ class Server:
         parts = urlsplit(self.url)
         self.host = parts.hostname or ""
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        self.root = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
-        self.base = self.url.rstrip("/").removesuffix("/v1") + "/v1"  # where the plugin sends requests
-        self.api_key = settings.api_key
+        self.root = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"  # without user:password
+        path = parts.path.rstrip("/").removesuffix("/v1")
+        self.base = f"{self.root}{path}/v1"  # where the plugin sends its requests
+        self.headers = {}
+        if settings.api_key:
+            self.headers["Authorization"] = f"Bearer {settings.api_key}"
+        elif parts.username is not None:
+            user = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+            self.headers["Authorization"] = f"Basic {base64.b64encode(user).decode()}"
         self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         self._reach: list[str | None] = []
         self._listing: dict[str, tuple[int | None, Any]] = {}
@@ -375,9 +385,7 @@ class Server:
 
     def get(self, url: str) -> tuple[int | None, Any]:
         """(status, JSON body or None); status None if the request got no answer at all."""
-        request = urllib.request.Request(
-            url, headers={"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        )
+        request = urllib.request.Request(url, headers=self.headers)
         try:
             with self.opener.open(request, timeout=PROBE_TIMEOUT) as response:
                 status, raw = response.status, response.read(1_000_000)
@@ -525,7 +533,7 @@ def explain(
             return "uid", f"uid {uid!r} is not running; {server.runs()}"
         actual = server.type_of(uid) if uid else None
         if actual and model_type and actual != model_type:
-            hint = f"check it with --{actual} {uid}, or " if actual in TYPES else ""
+            hint = f"check it with --{actual} {uid}, or " if actual in settings.types else ""
             return (
                 "type",
                 f"uid {uid!r} is {article(actual)} model, not {model_type}: {hint}give {article(model_type)} model ({server.runs(model_type)})",

@@ -1,0 +1,304 @@
+{% set plan = cookiecutter | plan %}
+"""`python tests/check_server.py` against the loopback server: one row per check, a fix line for
+every kind of failure, exit status 1 on any failure, and never an API key in its output.
+
+Each test runs the command as its user does, in a subprocess that starts the plugin over stdio.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import check_server
+import pytest
+from checks import SERVERS_OWN_KEY, unreachable_server
+from conftest import API_KEY, FakeServer
+
+ROOT = Path(__file__).resolve().parents[1]
+CHOSEN = {{ plan.type_names | tojson }}
+# Models the loopback server runs, by Dify model type.
+UID = {
+    "llm": "chat-model",
+    "text-embedding": "embed-model",
+    "rerank": "rerank-model",
+    "speech2text": "whisper",
+    "tts": "tts-model",
+    "moderation": "moderation-model",
+}
+# A model the server runs as another type (the server cannot tell a moderation model's type).
+OTHER_TYPE = {
+    "llm": ("embed-model", "text-embedding"),
+    "text-embedding": ("chat-model", "llm"),
+    "rerank": ("chat-model", "llm"),
+    "speech2text": ("tts-model", "tts"),
+    "tts": ("whisper", "speech2text"),
+}
+CALL_PATH = {
+    "llm": "/v1/chat/completions",
+    "text-embedding": "/v1/embeddings",
+    "rerank": "/v1/rerank",
+    "speech2text": "/v1/audio/transcriptions",
+    "tts": "/v1/audio/speech",
+    "moderation": "/v1/moderations",
+}
+# Rows per model: credentials, then streamed and blocking chat for an LLM, one call for the others.
+CHECKS_PER_TYPE = {"llm": 3}
+FIRST = CHOSEN[0]
+TYPED = next((t for t in CHOSEN if t in OTHER_TYPE), None)
+
+
+def check(*args: str, env: dict[str, str] | None = None, limit: float = 120) -> subprocess.CompletedProcess:
+    """Run the command as an author does, with a clean environment plus `env`, for at most `limit` s."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MODEL_SERVER_")}
+    return subprocess.run(
+        [sys.executable, "tests/check_server.py", *args],
+        cwd=ROOT,
+        env={**environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=limit,
+    )
+
+
+def rows(output: str) -> list[dict[str, str]]:
+    """The printed table: status, type, model, check, time, detail and the fix line under it."""
+    table: list[dict[str, str]] = []
+    for line in output.splitlines():
+        if re.match(r"(ok|FAIL|todo) ", line):
+            status, model_type, model, name, seconds, *detail = re.split(r" {2,}", line.strip(), maxsplit=5)
+            row = {"status": status, "type": model_type, "model": model, "check": name, "time": seconds}
+            table.append(row | {"detail": detail[0] if detail else "", "fix": ""})
+        elif line.strip().startswith("fix: "):
+            table[-1]["fix"] = line.strip().removeprefix("fix: ")
+    return table
+
+
+def test_every_chosen_type_passes_against_a_working_server(server):
+    args = [arg for t in CHOSEN for arg in (f"--{t}", UID[t])]
+
+    done = check("--server-url", server.url, *args)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = rows(done.stdout)
+    assert [row["status"] for row in table] == ["ok"] * len(table), done.stdout
+    assert [(row["type"], row["model"]) for row in table] == [("provider", "-")] + [
+        (t, UID[t]) for t in CHOSEN for _ in range(CHECKS_PER_TYPE.get(t, 2))
+    ]
+    assert all(re.fullmatch(r"\d+\.\d\ds", row["time"]) for row in table)
+    for model_type in CHOSEN:  # one real call of each type reached the server
+        assert server.requests(CALL_PATH[model_type]), model_type
+    assert "all passed" in done.stdout
+    assert "127.0.0.1 is that container" in done.stdout  # a loopback address will not work from Dify
+
+
+def test_the_api_key_is_sent_to_the_server_and_never_printed(server, tmp_path):
+    server.control("config", {"api_key": API_KEY})
+    key_file = tmp_path / "key"
+    key_file.write_text(API_KEY + "\n")
+    server.fault(CALL_PATH[FIRST], status=500, body={"detail": f"upstream said {API_KEY}"}, times=2)
+
+    env = {"MODEL_SERVER_API_KEY": API_KEY}
+    from_env = check("--server-url", server.url, f"--{FIRST}", UID[FIRST], "-v", env=env)
+    from_file = check("--url", server.url, f"--{FIRST}", UID[FIRST], "--api-key-file", str(key_file))
+
+    assert "MODEL_SERVER_API_KEY" in from_env.stdout and str(key_file) in from_file.stdout
+    for done in (from_env, from_file):
+        assert API_KEY not in done.stdout + done.stderr
+        assert rows(done.stdout)[0]["status"] == "ok"  # the server accepted the key
+    assert {r["authorization"] for r in server.requests()} == {f"Bearer {API_KEY}"}
+    assert "the server failed (500)" in from_env.stdout  # the answer repeating the key was printed, scrubbed
+
+
+def test_a_password_in_the_server_url_is_never_printed(server):
+    secret_url = server.url.replace("http://", "http://me:pass-word-42@")
+
+    done = check("--server-url", secret_url, f"--{FIRST}", "no-such-model", "-v")
+
+    assert "pass-word-42" not in done.stdout + done.stderr
+    assert "http://me:***@127.0.0.1" in done.stdout
+    assert "uid 'no-such-model' is not running" in done.stdout
+
+
+def spoil(case: str, server: FakeServer) -> tuple[list[str], dict[str, str], str]:
+    """Arguments, environment and the expected fix line (a regex) for one kind of failure."""
+    url, model_type, uid, env, extra = server.url, FIRST, UID[FIRST], {}, []
+    port = server.port
+    if case == "no api key":
+        server.control("config", {"api_key": API_KEY})
+        fix = r"the server answered 401: set the API key \(\$MODEL_SERVER_API_KEY or --api-key-file\)"
+    elif case == "wrong api key":
+        server.control("config", {"api_key": SERVERS_OWN_KEY})
+        env = {"MODEL_SERVER_API_KEY": API_KEY}
+        fix = r"the server answered 401 to the API key from \$MODEL_SERVER_API_KEY: check that key"
+    elif case == "unknown uid":
+        uid = "no-such-model"
+        fix = r"uid 'no-such-model' is not running; the server runs: chat-model \(llm\), .*embed-model"
+    elif case == "wrong model type":
+        model_type = TYPED
+        uid, actual = OTHER_TYPE[TYPED]
+        hint = f"check it with --{actual} {uid}, or " if actual in CHOSEN else ""
+        fix = rf"uid '{uid}' is an? {actual} model, not {model_type}: {hint}give an? {model_type} model"
+    elif case == "connection refused":
+        url, port = unreachable_server()
+        fix = rf"nothing listens on 127\.0\.0\.1:{port}: start the server or correct the port; .*127\.0\.0\.1"
+    elif case == "unknown host":
+        url = "http://no-such-host.invalid:9997"
+        fix = r"the name 'no-such-host\.invalid' (does|did) not resolve"
+    elif case == "path after the port":
+        url += "/api"
+        fix = rf"/api/v1 is not the API \(404\), http://127\.0\.0\.1:{port}/v1 is: set server_url to http://127\.0\.0\.1:{port}$"
+    elif case == "web page":
+        server.fault("/v1", status=200, body="<html>Sign in</html>", content_type="text/html", times=50)
+        fix = r"/v1/models answers, but not with JSON: is 127\.0\.0\.1:\d+ the model server's API, not a web page\?"
+    elif case == "slow server":
+        server.fault(CALL_PATH[FIRST], delay=3, times=2)
+        extra = ["--timeout", "1"]
+        fix = r"the server accepted the connection but did not answer within 1 s"
+    elif case == "server error":
+        server.fault(CALL_PATH[FIRST], status=500, times=2)
+        fix = r"the server failed \(500\): its log says why"
+    elif case == "rate limited":
+        server.fault(CALL_PATH[FIRST], status=429, times=2)
+        fix = r"the server answered 429 \(too many requests\)"
+    else:
+        raise ValueError(case)
+    return ["--server-url", url, f"--{model_type}", uid, *extra], env, fix
+
+
+FAILURES = [
+    "no api key",
+    "wrong api key",
+    "unknown uid",
+    *(["wrong model type"] if TYPED else []),
+    "connection refused",
+    "unknown host",
+    "path after the port",
+    "web page",
+    "slow server",
+    "server error",
+    "rate limited",
+]
+
+
+@pytest.mark.parametrize("case", FAILURES)
+def test_each_kind_of_failure_prints_its_fix_and_exits_1(server, case):
+    args, env, fix = spoil(case, server)
+
+    done = check(*args, env=env)
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    failed = [row for row in rows(done.stdout) if row["status"] == "FAIL"]
+    assert failed, done.stdout
+    assert any(re.search(fix, row["fix"]) for row in failed), done.stdout
+    assert all(row["fix"] for row in failed), done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.stdout.rstrip().endswith("FAILED")
+
+
+def test_models_are_not_checked_when_the_server_cannot_be_reached():
+    url, port = unreachable_server()
+
+    done = check("--server-url", url, f"--{FIRST}", UID[FIRST])
+
+    assert [row["type"] for row in rows(done.stdout)] == ["provider"]
+    assert "Models not checked" in done.stdout
+    assert done.returncode == 1
+
+
+def test_without_models_it_checks_the_server_and_lists_what_it_runs(server):
+    done = check("--server-url", server.url)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [row["type"] for row in rows(done.stdout)] == ["provider"]
+    assert f"No model given: add --{FIRST} UID" in done.stdout
+    assert "chat-model (llm)" in done.stdout
+
+
+def test_a_plugin_that_does_not_start_is_reported(server, tmp_path):
+    broken = tmp_path / "dify_plugin"
+    broken.mkdir()
+    (broken / "__init__.py").write_text("raise ImportError('dify_plugin is broken here')\n")
+
+    done = check("--server-url", server.url, f"--{FIRST}", UID[FIRST], env={"PYTHONPATH": str(tmp_path)})
+
+    assert done.returncode == 1
+    [row] = rows(done.stdout)
+    assert (row["status"], row["check"]) == ("FAIL", "start")
+    assert "dify_plugin is broken here" in row["detail"]
+    assert "pip install -r requirements.txt" in row["fix"]
+{% if plan.has("llm") %}
+
+
+def test_a_call_that_outlasts_its_bound_is_cut_off(server):
+    """The server sends a word every 0.6 s, so no read times out; the check's own bound ends the call."""
+    server.fault(CALL_PATH["llm"], reply={"content": " ".join(["word"] * 40)}, chunk_delay=0.6)
+
+    done = check("--server-url", server.url, "--llm", UID["llm"], "--timeout", "1", limit=20)
+
+    streamed = next(row for row in rows(done.stdout) if row["check"] == "chat, streamed")
+    assert streamed["status"] == "FAIL"
+    assert "no answer within 6 s" in streamed["fix"]
+    assert done.returncode == 1
+{% endif %}
+
+
+TYPED_KEY = "sk-typed-on-the-command-line"
+BAD_ARGUMENTS = {
+    "api key flag": (["--api-key", TYPED_KEY], "--api-key: the key would stay in your shell"),
+    "api key flag with =": ([f"--api-key={TYPED_KEY}"], "--api-key: the key would stay in your shell"),
+    "api key by --set": (["--set", f"api_key={TYPED_KEY}"], "--set api_key: the key would stay"),
+    "unknown field": (["--set", "colour=blue"], "--set colour: not a field of this plugin's form (fields: "),
+    "unknown flag": (["--no-such-flag", TYPED_KEY], "unknown argument --no-such-flag; see --help"),
+    "zero timeout": (["--timeout", "0"], "--timeout: must be a number of seconds between 0 and 3600"),
+    "missing file": (["--credentials", "/no/such.json"], "--credentials /no/such.json: cannot read it"),
+}
+
+
+@pytest.mark.parametrize(("args", "message"), list(BAD_ARGUMENTS.values()), ids=list(BAD_ARGUMENTS))
+def test_bad_arguments_get_one_line_and_exit_2_without_echoing_a_key(capsys, args, message):
+    status = check_server.main(["--server-url", "http://127.0.0.1:9", *args], environ={})
+
+    out, err = capsys.readouterr()
+    assert status == 2
+    assert out == ""
+    assert err.startswith(f"error: {message}"), err
+    assert len(err.strip().splitlines()) == 1
+    assert TYPED_KEY not in err
+
+
+def test_a_missing_server_url_names_the_flag_and_the_variable(capsys):
+    status = check_server.main([f"--{FIRST}", UID[FIRST]], environ={})
+
+    assert status == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --server-url: must be an http:// or https:// URL with a host (got nothing); or set $MODEL_SERVER_URL"
+    )
+
+
+{% if plan.unchosen %}
+def test_a_model_type_the_plugin_lacks_is_named_with_those_it_has(capsys):
+    status = check_server.main(["--server-url", "http://127.0.0.1:9", "--{{ plan.unchosen[0].name }}", "x"], environ={})
+
+    assert status == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --{{ plan.unchosen[0].name }}: this plugin has no {{ plan.unchosen[0].name }} model type (it has: {{ plan.type_names | join(", ") }})"
+    )
+
+
+{% endif %}
+def test_credentials_come_from_a_file_and_the_environment_like_the_dify_form(server, tmp_path):
+    server.control("config", {"api_key": API_KEY})
+    form = tmp_path / "credentials.json"
+    form.write_text(json.dumps({"server_url": server.url, "api_key": API_KEY, "request_timeout": "7"}))
+
+    from_file = check("--credentials", str(form), f"--{FIRST}", UID[FIRST])
+    env = {"MODEL_SERVER_URL": server.url, "MODEL_SERVER_API_KEY": API_KEY}
+    from_env = check(f"--{FIRST}", UID[FIRST], env=env)
+
+    assert from_file.returncode == 0, from_file.stdout + from_file.stderr
+    assert "each call ends within 12 s" in from_file.stdout  # request_timeout 7 from the file, plus 5
+    assert API_KEY not in from_file.stdout
+    assert from_env.returncode == 0, from_env.stdout + from_env.stderr
