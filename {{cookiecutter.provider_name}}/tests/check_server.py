@@ -450,7 +450,7 @@ def dify_type(info: dict[str, Any]) -> str | None:
         if abilities & {"audio2text", "audio_to_text"}:
             return "speech2text"
         return "tts" if abilities & {"text2audio", "text_to_audio"} else "audio"
-    return {"llm": "llm", "embedding": "text-embedding", "rerank": "rerank"}.get(kind, kind or None)
+    return {"embedding": "text-embedding"}.get(kind, kind or None)
 
 
 # -- explaining a failure -------------------------------------------------------------------------
@@ -476,6 +476,11 @@ class Failure:
             return "the method named in the error above"
         path, line, name = ours[-1]
         return f"{name} in {Path(path).resolve().relative_to(ROOT)} (line {line})"
+
+    def actual_type(self) -> str | None:
+        """The model type the plugin says the model has ("... is an embedding model ..., not ...")."""
+        found = re.search(r"\bis an? ([\w-]+) model\b.*\bnot an? [\w-]+ model\b", self.message, re.I)
+        return dify_type({"model_type": found.group(1)}) if found else None
 
     def status(self, uid: str) -> int | None:
         """The HTTP status the plugin's message reports, if any (URLs, the uid and durations left out)."""
@@ -531,7 +536,7 @@ def explain(
         running = server.running()
         if uid and running is not None and uid not in dict(running):
             return "uid", f"uid {uid!r} is not running; {server.runs()}"
-        actual = server.type_of(uid) if uid else None
+        actual = (server.type_of(uid) if uid else None) or failure.actual_type()
         if actual and model_type and actual != model_type:
             hint = f"check it with --{actual} {uid}, or " if actual in settings.types else ""
             return (
