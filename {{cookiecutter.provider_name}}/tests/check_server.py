@@ -26,7 +26,6 @@ import re
 import socket
 import struct
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -800,30 +799,26 @@ class Checker:
         )
         key = "none" if not s.api_key else f"from {s.key_source} (not shown)"
         self.say(f"API key: {key}; each call ends within {s.deadline:g} s\n")
-        with tempfile.TemporaryFile() as log:
-            started = time.monotonic()
-            try:
-                plugin = PluginProcess(stderr=log)
-            except (PluginSilent, OSError, ValueError) as error:
-                log.seek(0)
-                last = [line for line in log.read().decode("utf-8", "replace").splitlines() if line.strip()][
-                    -1:
-                ]
-                self.add(
-                    "FAIL",
-                    "plugin",
-                    "-",
-                    "start",
-                    started,
-                    f"{error}: {last[0] if last else 'no output'}",
-                    "python -m main does not start: run it by hand to see why (missing packages: pip install -r requirements.txt)",
-                    "start",
-                )
-                return self.finish()
-            try:
-                self.check_all(plugin)
-            finally:
-                plugin.stop()
+        started = time.monotonic()
+        try:
+            plugin = PluginProcess()
+        except (PluginSilent, OSError, ValueError) as error:
+            lines = [line for line in getattr(error, "output", "").splitlines() if line.strip()]
+            self.add(
+                "FAIL",
+                "plugin",
+                "-",
+                "start",
+                started,
+                f"{error}: {lines[-1] if lines else 'no output'}",
+                "python -m main does not start: run it to see why (missing packages? pip install -r requirements.txt)",
+                "start",
+            )
+            return self.finish()
+        try:
+            self.check_all(plugin)
+        finally:
+            plugin.stop()
         return self.finish()
 
     def check_all(self, plugin: PluginProcess) -> None:

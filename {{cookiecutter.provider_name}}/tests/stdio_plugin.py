@@ -6,41 +6,52 @@ import os
 import queue
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PROVIDER = "{{ plan.provider }}"
-TIMEOUT = 30.0  # seconds the plugin may stay silent (it sends a heartbeat every 10 s while alive)
+TIMEOUT = 30.0  # seconds any single exchange with the plugin may take
 
 
 class PluginSilent(AssertionError):
-    """The plugin exited, or wrote nothing, before a deadline."""
+    """The plugin exited, or wrote nothing, before a deadline (`output`: what it wrote, if it never started)."""
+
+    output = ""
 
 
 class PluginProcess:
     """`python -m main` in local mode, driven over stdin/stdout as the Dify daemon drives it."""
 
-    def __init__(self, stderr: int | IO[bytes] = subprocess.DEVNULL) -> None:
+    def __init__(self) -> None:
         env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
         env["INSTALL_METHOD"] = "local"
+        self.stderr = tempfile.TemporaryFile()
+        self.stdout: list[bytes] = []  # every line written, heartbeats and logs included
         self.process = subprocess.Popen(
             [sys.executable, "-m", "main"],
             cwd=ROOT,
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=stderr,
+            stderr=self.stderr,
         )
         self.lines: queue.Queue[bytes | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
-        self.registration = json.loads(self._next_line(time.monotonic() + TIMEOUT))
+        try:
+            self.registration = json.loads(self._next_line(time.monotonic() + TIMEOUT))
+        except PluginSilent as silent:
+            silent.output = self.output()
+            self.stop()
+            raise
 
     def _read(self) -> None:
         for line in self.process.stdout:
+            self.stdout.append(line)
             if line.strip():
                 self.lines.put(line)
         self.lines.put(None)  # end of output: the plugin exited
@@ -91,6 +102,12 @@ class PluginProcess:
             elif kind == "end":
                 return results, error
 
+    def output(self) -> str:
+        """Everything the plugin wrote so far, on stdout and stderr."""
+        self.stderr.seek(0)
+        return b"".join([*self.stdout, self.stderr.read()]).decode("utf-8", "replace")
+
     def stop(self) -> None:
         self.process.kill()
         self.process.wait(timeout=10)
+        self.stderr.close()

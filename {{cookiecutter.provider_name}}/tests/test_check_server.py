@@ -244,14 +244,15 @@ def test_a_plugin_that_does_not_start_is_reported(server, tmp_path):
 
 
 def test_a_call_that_outlasts_its_bound_is_cut_off(server):
-    """The server sends a word every 0.6 s, so no read times out; the check's own bound ends the call."""
-    server.fault(CALL_PATH["llm"], reply={"content": " ".join(["word"] * 40)}, chunk_delay=0.6)
+    """A word every 0.6 s for two minutes: no read times out, so only the check's own bound ends the call."""
+    server.fault(CALL_PATH["llm"], reply={"content": " ".join(["word"] * 200)}, chunk_delay=0.6)
 
-    done = check("--server-url", server.url, "--llm", UID["llm"], "--timeout", "1", limit=20)
+    done = check("--server-url", server.url, "--llm", UID["llm"], "--timeout", "1", limit=90)
 
     streamed = next(row for row in rows(done.stdout) if row["check"] == "chat, streamed")
     assert streamed["status"] == "FAIL"
     assert "no answer within 6 s" in streamed["fix"]
+    assert 6 <= float(streamed["time"].removesuffix("s")) < 30
     assert done.returncode == 1
 {% endif %}
 
