@@ -792,13 +792,17 @@ class Checker:
         color = out.isatty() and not os.environ.get("NO_COLOR")
         self.colors = {"ok": "\033[32m", "FAIL": "\033[31m", "todo": "\033[33m"} if color else {}
 
-    def run(self) -> int:
+    def run(self, plugin: PluginProcess | None = None) -> int:
+        """Print the table; return the exit status. `plugin`: one already running (the tests share one)."""
         s = self.settings
         self.say(
             f"Checking the {PROVIDER} plugin against {redact_url(s.server_url)} as Dify runs it (python -m main, stdio)"
         )
         key = "none" if not s.api_key else f"from {s.key_source} (not shown)"
         self.say(f"API key: {key}; each call ends within {s.deadline:g} s\n")
+        if plugin is not None:
+            self.check_all(plugin)
+            return self.finish()
         started = time.monotonic()
         try:
             plugin = PluginProcess()
@@ -962,8 +966,12 @@ class Checker:
 
 
 def main(
-    argv: Sequence[str] | None = None, environ: dict[str, str] | None = None, out: TextIO = sys.stdout
+    argv: Sequence[str] | None = None,
+    environ: dict[str, str] | None = None,
+    out: TextIO = sys.stdout,
+    plugin: PluginProcess | None = None,
 ) -> int:
+    """The command: arguments and environment in, table out, exit status back."""
     form = Form.load()
     try:
         settings = parse_settings(
@@ -972,7 +980,7 @@ def main(
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE
-    return Checker(settings, form, out).run()
+    return Checker(settings, form, out).run(plugin)
 
 
 if __name__ == "__main__":

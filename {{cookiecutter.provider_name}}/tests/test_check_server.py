@@ -2,9 +2,12 @@
 """`python tests/check_server.py` against the loopback server: one row per check, a fix line for
 every kind of failure, exit status 1 on any failure, and never an API key in its output.
 
-Each test runs the command as its user does, in a subprocess that starts the plugin over stdio.
+A few tests run the command in a subprocess, exactly as its user does. The others call its
+`main()` with the plugin process this suite already runs: the same requests over the same stdio
+runtime, without starting the plugin again for every case.
 """
 
+import io
 import json
 import os
 import re
@@ -17,6 +20,7 @@ import check_server
 import pytest
 from checks import SERVERS_OWN_KEY, unreachable_server
 from conftest import API_KEY, FakeServer
+from stdio_plugin import PluginProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 CHOSEN = {{ plan.type_names | tojson }}
@@ -64,6 +68,12 @@ def check(*args: str, env: dict[str, str] | None = None, limit: float = 120) -> 
     )
 
 
+def check_in(plugin: PluginProcess, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """The command's exit status and output, run in this process with the suite's plugin."""
+    out = io.StringIO()
+    return check_server.main(list(args), environ=env or {}, out=out, plugin=plugin), out.getvalue()
+
+
 def rows(output: str) -> list[dict[str, str]]:
     """The printed table: status, type, model, check, time, detail and the fix line under it."""
     table: list[dict[str, str]] = []
@@ -77,25 +87,7 @@ def rows(output: str) -> list[dict[str, str]]:
     return table
 
 
-def test_every_chosen_type_passes_against_a_working_server(server):
-    args = [arg for t in CHOSEN for arg in (f"--{t}", UID[t])]
-
-    done = check("--server-url", server.url, *args)
-
-    assert done.returncode == 0, done.stdout + done.stderr
-    table = rows(done.stdout)
-    assert [row["status"] for row in table] == ["ok"] * len(table), done.stdout
-    assert [(row["type"], row["model"]) for row in table] == [("provider", "-")] + [
-        (t, UID[t]) for t in CHOSEN for _ in range(CHECKS_PER_TYPE.get(t, 2))
-    ]
-    assert all(re.fullmatch(r"\d+\.\d\ds", row["time"]) for row in table)
-    for model_type in CHOSEN:  # one real call of each type reached the server
-        assert server.requests(CALL_PATH[model_type]), model_type
-    assert "all passed" in done.stdout
-    assert "127.0.0.1 is that container" in done.stdout  # a loopback address will not work from Dify
-
-
-def test_the_command_documented_first_in_development_md_works_as_written(server):
+def test_the_command_documented_first_in_development_md_passes_against_a_working_server(server):
     guide = (ROOT / "DEVELOPMENT.md").read_text(encoding="utf-8")
     assert re.findall(r"^## (.+)$", guide, re.M)[0] == "Check the plugin against your own server"
     [command] = re.findall(r"^python tests/check_server\.py .*$", guide, re.M)
@@ -106,36 +98,40 @@ def test_the_command_documented_first_in_development_md_works_as_written(server)
 
     assert done.returncode == 0, done.stdout + done.stderr
     table = rows(done.stdout)
-    assert {row["type"] for row in table} == {"provider", *CHOSEN}
-    assert {row["status"] for row in table} == {"ok"}
+    assert [row["status"] for row in table] == ["ok"] * len(table), done.stdout
+    assert [(row["type"], row["model"]) for row in table] == [("provider", "-")] + [
+        (t, UID[t]) for t in CHOSEN for _ in range(CHECKS_PER_TYPE.get(t, 2))
+    ]
+    assert all(re.fullmatch(r"\d+\.\d\ds", row["time"]) for row in table)
+    for model_type in CHOSEN:  # one real call of each type reached the server
+        assert server.requests(CALL_PATH[model_type]), model_type
+    assert done.stdout.rstrip().endswith("all passed")
+    assert "127.0.0.1 is that container" in done.stdout  # a loopback address will not work from Dify
 
 
-def test_the_api_key_is_sent_to_the_server_and_never_printed(server, tmp_path):
+def test_the_api_key_is_sent_to_the_server_and_never_printed(server):
     server.control("config", {"api_key": API_KEY})
-    key_file = tmp_path / "key"
-    key_file.write_text(API_KEY + "\n")
     server.fault(CALL_PATH[FIRST], status=500, body={"detail": f"upstream said {API_KEY}"}, times=2)
 
     env = {"MODEL_SERVER_API_KEY": API_KEY}
-    from_env = check("--server-url", server.url, f"--{FIRST}", UID[FIRST], "-v", env=env)
-    from_file = check("--url", server.url, f"--{FIRST}", UID[FIRST], "--api-key-file", str(key_file))
+    done = check("--server-url", server.url, f"--{FIRST}", UID[FIRST], "-v", env=env)
 
-    assert "MODEL_SERVER_API_KEY" in from_env.stdout and str(key_file) in from_file.stdout
-    for done in (from_env, from_file):
-        assert API_KEY not in done.stdout + done.stderr
-        assert rows(done.stdout)[0]["status"] == "ok"  # the server accepted the key
+    assert API_KEY not in done.stdout + done.stderr
+    assert "API key: from $MODEL_SERVER_API_KEY (not shown)" in done.stdout
+    assert rows(done.stdout)[0]["status"] == "ok"  # the server accepted the key
+    assert "the server failed (500)" in done.stdout  # its answer repeating the key was printed, scrubbed
     assert {r["authorization"] for r in server.requests()} == {f"Bearer {API_KEY}"}
-    assert "the server failed (500)" in from_env.stdout  # the answer repeating the key was printed, scrubbed
 
 
-def test_a_password_in_the_server_url_is_never_printed(server):
+def test_a_password_in_the_server_url_is_never_printed(server, plugin):
     secret_url = server.url.replace("http://", "http://me:pass-word-42@")
 
-    done = check("--server-url", secret_url, f"--{FIRST}", "no-such-model", "-v")
+    status, output = check_in(plugin, "--server-url", secret_url, f"--{FIRST}", "no-such-model", "-v")
 
-    assert "pass-word-42" not in done.stdout + done.stderr
-    assert "http://me:***@127.0.0.1" in done.stdout
-    assert "uid 'no-such-model' is not running" in done.stdout
+    assert status == 1
+    assert "pass-word-42" not in output
+    assert "http://me:***@127.0.0.1" in output
+    assert "uid 'no-such-model' is not running" in output
 
 
 def spoil(case: str, server: FakeServer) -> tuple[list[str], dict[str, str], str]:
@@ -202,30 +198,30 @@ SERVER_WIDE = {"no api key", "wrong api key", "connection refused", "unknown hos
 
 
 @pytest.mark.parametrize("case", FAILURES)
-def test_each_kind_of_failure_prints_its_fix_and_exits_1(server, case):
+def test_each_kind_of_failure_prints_its_fix_and_exits_1(server, plugin, case):
     args, env, fix = spoil(case, server)
 
-    done = check(*args, env=env)
+    status, output = check_in(plugin, *args, env=env)
 
-    assert done.returncode == 1, done.stdout + done.stderr
-    failed = [row for row in rows(done.stdout) if row["status"] == "FAIL"]
-    assert failed, done.stdout
-    assert any(re.search(fix, row["fix"]) for row in failed), done.stdout
-    assert all(row["fix"] for row in failed), done.stdout
-    assert "Traceback" not in done.stdout + done.stderr
-    assert done.stdout.rstrip().endswith("FAILED")
+    assert status == 1, output
+    failed = [row for row in rows(output) if row["status"] == "FAIL"]
+    assert failed, output
+    assert any(re.search(fix, row["fix"]) for row in failed), output
+    assert all(row["fix"] for row in failed), output
+    assert "Traceback" not in output
+    assert output.rstrip().endswith("FAILED")
     if case in SERVER_WIDE:  # every model would fail the same way: they are not checked
-        assert [row["type"] for row in rows(done.stdout)] == ["provider"]
-        assert "Models not checked: the server must pass the provider check first (1 given)." in done.stdout
+        assert [row["type"] for row in rows(output)] == ["provider"]
+        assert "Models not checked: the server must pass the provider check first (1 given)." in output
 
 
-def test_without_models_it_checks_the_server_and_lists_what_it_runs(server):
-    done = check("--server-url", server.url)
+def test_without_models_it_checks_the_server_and_lists_what_it_runs(server, plugin):
+    status, output = check_in(plugin, "--server-url", server.url)
 
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert [row["type"] for row in rows(done.stdout)] == ["provider"]
-    assert f"No model given: add --{FIRST} UID" in done.stdout
-    assert "chat-model (llm)" in done.stdout
+    assert status == 0, output
+    assert [row["type"] for row in rows(output)] == ["provider"]
+    assert f"No model given: add --{FIRST} UID" in output
+    assert "chat-model (llm)" in output
 
 
 def test_a_plugin_that_does_not_start_is_reported(server, tmp_path):
@@ -301,16 +297,21 @@ def test_a_model_type_the_plugin_lacks_is_named_with_those_it_has(capsys):
 
 
 {% endif %}
-def test_credentials_come_from_a_file_and_the_environment_like_the_dify_form(server, tmp_path):
+def test_credentials_come_from_files_and_the_environment_like_the_dify_form(server, plugin, tmp_path):
     server.control("config", {"api_key": API_KEY})
     form = tmp_path / "credentials.json"
     form.write_text(json.dumps({"server_url": server.url, "api_key": API_KEY, "request_timeout": "7"}))
-
-    from_file = check("--credentials", str(form), f"--{FIRST}", UID[FIRST])
+    key_file = tmp_path / "key"
+    key_file.write_text(API_KEY + "\n")
     env = {"MODEL_SERVER_URL": server.url, "MODEL_SERVER_API_KEY": API_KEY}
-    from_env = check(f"--{FIRST}", UID[FIRST], env=env)
 
-    assert from_file.returncode == 0, from_file.stdout + from_file.stderr
-    assert "each call ends within 12 s" in from_file.stdout  # request_timeout 7 from the file, plus 5
-    assert API_KEY not in from_file.stdout
-    assert from_env.returncode == 0, from_env.stdout + from_env.stderr
+    from_form = check_in(plugin, "--credentials", str(form), f"--{FIRST}", UID[FIRST])
+    from_env = check_in(plugin, f"--{FIRST}", UID[FIRST], env=env)
+    key_args = ["--api-key-file", str(key_file)]
+    from_key_file = check_in(plugin, "--url", server.url, f"--{FIRST}", UID[FIRST], *key_args)
+
+    for status, output in (from_form, from_env, from_key_file):
+        assert status == 0, output
+        assert API_KEY not in output
+    assert "each call ends within 12 s" in from_form[1]  # request_timeout 7 from the file, plus 5
+    assert f"API key: from {key_file} (not shown)" in from_key_file[1]
