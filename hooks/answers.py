@@ -348,6 +348,7 @@ def validate(answers: Mapping, original: Mapping | None = None, defaults: Mappin
         )
 
     _check_url("help_url", answers.get("help_url"), required=False)
+    _check_url("repository_url", answers.get("repository_url"), required=False)
 
     types = resolve_model_types(answers)
 

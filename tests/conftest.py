@@ -92,6 +92,24 @@ def sdk_report():
     return _report
 
 
+def registration(python: str | Path, plugin: Path, env: dict[str, str]) -> dict:
+    """Start `python -m main` in `plugin` as Dify's daemon does; return the manifest it registers with."""
+    process = subprocess.Popen(
+        [str(python), "-m", "main"],
+        cwd=plugin,
+        env=env | {"INSTALL_METHOD": "local"},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        first_line = process.stdout.readline()
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+    return json.loads(first_line)
+
+
 def offline_env() -> dict[str, str]:
     """The environment for plugin processes: no proxies, nothing that could reach out."""
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}

@@ -1,6 +1,5 @@
 """Every answer set bakes a complete plugin that the dify_plugin runtime accepts as-is."""
 
-import json
 import re
 import subprocess
 import sys
@@ -8,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ANSWER_SETS, SIX, offline_env
+from conftest import ANSWER_SETS, SIX, offline_env, registration
 
 FOLDER = {t: t.replace("-", "_") for t in SIX}
 
@@ -125,19 +124,6 @@ def test_generated_python_is_ruff_clean(case):
 
 def test_plugin_process_starts_and_registers_over_stdio(case):
     answers, plugin = case
-    process = subprocess.Popen(
-        [sys.executable, "-m", "main"],
-        cwd=plugin,
-        env=offline_env() | {"INSTALL_METHOD": "local"},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        first_line = process.stdout.readline()
-    finally:
-        process.kill()
-        process.wait(timeout=10)
-    registration = json.loads(first_line)
-    assert registration["name"] == answers.provider
-    assert registration["plugins"]["models"] == [f"provider/{answers.provider}.yaml"]
+    registered = registration(sys.executable, plugin, offline_env())
+    assert registered["name"] == answers.provider
+    assert registered["plugins"]["models"] == [f"provider/{answers.provider}.yaml"]

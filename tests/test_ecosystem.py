@@ -273,3 +273,28 @@ def test_answers_record_bakes_the_plugin_again_and_links_it_to_cruft(workspace, 
 def test_binary_assets_are_copied_byte_for_byte(workspace, tmp_path):
     workspace.run("cookiecutter", workspace.repo, "--no-input", "-o", tmp_path)
     assert (tmp_path / "xinference" / "_assets" / "photo.png").read_bytes() == png_with_markup()
+
+
+def test_repository_answer_fills_the_manifest_and_the_readme_link(workspace, tmp_path):
+    url = "https://github.com/acme/acme-dify-plugin"
+    workspace.run("cookiecutter", workspace.repo, "--no-input", "-o", tmp_path, f"repository_url={url}")
+    plugin = tmp_path / "xinference"
+    assert yaml.safe_load((plugin / "manifest.yaml").read_text(encoding="utf-8"))["repo"] == url
+    assert f"[{url}]({url})" in (plugin / "README.md").read_text(encoding="utf-8")
+
+
+def test_a_repository_answer_that_is_no_url_is_refused_in_one_line(workspace, tmp_path):
+    done = subprocess.run(
+        [str(BIN / "cookiecutter"), str(workspace.repo), "--no-input", "-o", str(tmp_path), "repository_url=acme/x"],
+        cwd=workspace.root,
+        env=workspace.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        'error: repository_url: must be an http(s) URL with a host (got "acme/x"); '
+        "try repository_url=https://example.com/docs"
+    ]
+    assert list(tmp_path.iterdir()) == []

@@ -1,9 +1,32 @@
 """The template repository's own code is held to the same standard as the code it generates."""
 
+import re
 import subprocess
 import sys
 
+import pytest
 from conftest import TEMPLATE
+
+PLUGIN_TEMPLATE = TEMPLATE / "{{cookiecutter.provider_name}}"
+
+# Backups, merge and patch debris, editor swap files and OS metadata: never part of a plugin.
+LEFTOVER = re.compile(
+    r"""(
+        \.(orig|rej|bak|backup|old|tmp|swp|swo|swn|patch|diff|pyc|pyo|log)$  # backups, patches, bytecode, logs
+      | ~$ | ^\#.*\#$ | ^\.\#                                          # Emacs and other editors' copies and locks
+      | ^\.DS_Store$ | ^\._ | ^Thumbs\.db$ | ^ehthumbs\.db$ | ^desktop\.ini$ | ^Icon\r$  # macOS and Windows metadata
+      | ^\.(idea|vscode|vs)$ | \.(sublime-workspace|sublime-project|iml)$       # IDE settings
+    )""",
+    re.VERBOSE | re.IGNORECASE,
+)
+CACHES = {".ruff_cache", "__pycache__", ".pytest_cache", ".hypothesis", ".venv", ".mypy_cache", ".tox"}
+
+
+def tracked_files() -> list[str]:
+    done = subprocess.run(["git", "ls-files", "-z"], cwd=TEMPLATE, capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip("not a git checkout: only the working tree is checked")
+    return [name for name in done.stdout.split("\0") if name]
 
 
 def test_template_code_is_ruff_clean():
@@ -17,12 +40,30 @@ def test_template_code_is_ruff_clean():
         assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_template_holds_no_tool_caches():
-    """Cookiecutter copies everything under the plugin template, caches included."""
-    plugin_template = TEMPLATE / "{{cookiecutter.provider_name}}"
+@pytest.mark.parametrize(
+    "name",
+    ["llm.py.orig", "a.rej", "x.bak", "fix.patch", ".llm.py.swp", "notes~", "#llm.py#", ".DS_Store", "._icon.svg"]
+    + ["Thumbs.db", "desktop.ini", ".idea", ".vscode", "debug.log", "llm.cpython-312.pyc"],
+)
+def test_leftover_pattern_recognises(name):
+    assert LEFTOVER.search(name)
+
+
+@pytest.mark.parametrize("name", ["llm.py", "_position.yaml", ".difyignore", ".env.example", "uv.lock", "icon.svg"])
+def test_leftover_pattern_spares_real_files(name):
+    assert not LEFTOVER.search(name)
+
+
+def test_template_tree_holds_no_leftovers_or_tool_caches():
+    """Cookiecutter copies everything under the plugin template into every plugin, debris included."""
     leftovers = [
         p.relative_to(TEMPLATE).as_posix()
-        for p in plugin_template.rglob("*")
-        if p.name in {".ruff_cache", "__pycache__", ".pytest_cache", ".hypothesis", ".venv"}
+        for p in PLUGIN_TEMPLATE.rglob("*")
+        if p.name in CACHES or LEFTOVER.search(p.name)
     ]
     assert not leftovers, f"remove before baking: {leftovers}"
+
+
+def test_repository_tracks_no_leftovers():
+    tracked = [name for name in tracked_files() if LEFTOVER.search(name.rsplit("/", 1)[-1])]
+    assert not tracked, f"tracked backup, patch, editor or OS files: {tracked}"

@@ -86,13 +86,14 @@ def test_ci_lints_and_tests_every_push_and_pull_request_on_python_312(plugin):
     assert python == ["3.12"]
     commands = run_lines(workflow)
     for command in (
-        "pip install -r requirements.txt -r requirements-dev.txt",
-        "ruff check .",
-        "ruff format --check .",
-        "pytest",
+        "uv lock --check",
+        "uv sync --frozen",
+        "uv run --frozen ruff check .",
+        "uv run --frozen ruff format --check .",
+        "uv run --frozen pytest",
     ):
         assert command in commands, f"ci.yml does not run {command!r}"
-    for required in ("requirements.txt", "requirements-dev.txt"):
+    for required in ("pyproject.toml", "uv.lock", "requirements.txt", "requirements-dev.txt"):
         assert (plugin / required).is_file()
 
 

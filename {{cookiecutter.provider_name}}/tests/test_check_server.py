@@ -90,11 +90,11 @@ def rows(output: str) -> list[dict[str, str]]:
 def test_the_command_documented_first_in_development_md_passes_against_a_working_server(server):
     guide = (ROOT / "DEVELOPMENT.md").read_text(encoding="utf-8")
     assert re.findall(r"^## (.+)$", guide, re.M)[0] == "Check the plugin against your own server"
-    [command] = re.findall(r"^python tests/check_server\.py .*$", guide, re.M)
+    [command] = re.findall(r"^uv run --frozen python tests/check_server\.py (.*)$", guide, re.M)
     words = shlex.split(command.replace("http://192.168.1.100:9997", server.url))
     args = [UID[words[i - 1][2:]] if word == "MODEL_UID" else word for i, word in enumerate(words)]
 
-    done = check(*args[2:])
+    done = check(*args)  # with this suite's Python, which has the locked dependencies
 
     assert done.returncode == 0, done.stdout + done.stderr
     table = rows(done.stdout)
