@@ -1,3 +1,4 @@
+{% set plan = cookiecutter | plan %}
 """Check this plugin against your own model server, exactly as Dify will run it.
 
     read -rsp "API key: " MODEL_SERVER_API_KEY && export MODEL_SERVER_API_KEY  # if the server needs one
@@ -18,19 +19,25 @@ the server named is contacted.
 
 import argparse
 import base64
+{% if plan.has("speech2text") %}
 import io
+{% endif %}
 import json
 import math
 import os
 import re
 import socket
+{% if plan.has("speech2text") %}
 import struct
+{% endif %}
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
+{% if plan.has("speech2text") %}
 import wave
+{% endif %}
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,12 +49,11 @@ from stdio_plugin import PROVIDER, ROOT, PluginProcess, PluginSilent
 
 KEY_ENV = "MODEL_SERVER_API_KEY"
 URL_ENV = "MODEL_SERVER_URL"
-TYPES = ("llm", "text-embedding", "rerank", "speech2text", "tts", "moderation")
 DEFAULT_TIMEOUT = 30.0
+BOUNDS = ("request_timeout", "max_retries")  # credentials that bound a call, in every form of this plugin
 PLUGIN_MARGIN = 5.0  # seconds the plugin itself may add to a call's request timeout
 PROBE_TIMEOUT = 5.0  # this script's own look at the server when explaining a failure
 DETAIL_WIDTH = 90
-PROMPT = "Reply with one short sentence."
 USAGE = 2  # exit status for bad arguments, as argparse uses
 
 
@@ -81,14 +87,18 @@ class Form:
 
     @property
     def names(self) -> set[str]:
-        return {f["variable"] for f in self.provider_fields + self.model_fields}
+        return {f["variable"] for f in self.provider_fields + self.model_fields} | set(BOUNDS)
 
     def credentials(
         self, given: dict[str, str], model_type: str | None = None, uid: str = ""
     ) -> dict[str, str]:
-        """What Dify's form would send: the defaults of the fields shown, then what was given."""
+        """What Dify's form would send: the defaults of the fields shown, then what was given.
+
+        The timeout and retries always go along, also where the form has no such field: the
+        plugin reads them from any credentials, so every call of the check stays bounded.
+        """
         fields = self.provider_fields if model_type is None else (self.model_fields or self.provider_fields)
-        names = {f["variable"] for f in fields}
+        names = {f["variable"] for f in fields} | set(BOUNDS)
         values = {k: v for k, v in given.items() if k in names}
         if model_type is not None and "model_uid" in names:
             values["model_uid"] = uid
@@ -164,19 +174,15 @@ def parse_settings(argv: Sequence[str], form: Form, environ: dict[str, str]) -> 
     args, unknown = parser(form).parse_known_args(argv)
     for token in unknown:
         name = token.split("=", 1)[0]
-        if name in ("--api-key", "--key", "--set-api-key"):
+        if name in ("--api-key", "--key"):
             raise UsageError(
                 f"{name}: the key would stay in your shell history; put it in ${KEY_ENV} or a file for --api-key-file"
             )
-        if name.lstrip("-") in TYPES:
-            raise UsageError(
-                f"{name}: this plugin has no {name.lstrip('-')} model type (it has: {', '.join(form.types)})"
-            )
-    names = [t.split("=", 1)[0] for t in unknown if t.startswith("-")]
     if unknown:
-        raise UsageError(
-            f"unknown argument {names[0] if names else '#' + str(len(argv) - len(unknown) + 1)}; see --help"
-        )
+        options = [t.split("=", 1)[0] for t in unknown if t.startswith("-")]
+        shown = options[0] if options else "a value with no option before it"  # a value may be a secret
+        models = ", ".join(f"--{t}" for t in form.types)
+        raise UsageError(f"unknown argument {shown}; this plugin's model types are {models} (see --help)")
 
     given: dict[str, str] = {}
     key_source = "none"
@@ -590,153 +596,6 @@ class Row:
     kind: str = ""
 
 
-def tone_wav(seconds: float = 1.0, rate: int = 16000) -> bytes:
-    """A short 440 Hz tone as a WAV file, made here: no sample file needed."""
-    frames = b"".join(
-        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
-        for i in range(int(seconds * rate))
-    )
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(frames)
-    return buffer.getvalue()
-
-
-def quoted(text: str, limit: int = 40) -> str:
-    text = " ".join(str(text).split())
-    return json.dumps(text[:limit] + ("..." if len(text) > limit else ""), ensure_ascii=False)
-
-
-Call = Callable[[PluginProcess, str, dict[str, str], float], tuple[str, list[Any]]]
-
-
-def llm_chat(stream: bool) -> Call:
-    def call(
-        plugin: PluginProcess, uid: str, creds: dict[str, str], deadline: float
-    ) -> tuple[str, list[Any]]:
-        results, error = plugin.call(
-            "invoke_llm",
-            deadline=deadline,
-            model_type="llm",
-            model=uid,
-            credentials=creds,
-            prompt_messages=[{"role": "user", "content": PROMPT}],
-            model_parameters={"max_tokens": 16},
-            stop=None,
-            tools=None,
-            stream=stream,
-        )
-        raise_for(error)
-        text = "".join(str(r["delta"]["message"].get("content") or "") for r in results)
-        usage = (results[-1]["delta"].get("usage") or {}) if results else {}
-        tokens = f", {usage['total_tokens']} tokens" if usage.get("total_tokens") else ""
-        chunks = f"{len(results)} chunks" if stream else "1 answer"
-        return f"{quoted(text) if text.strip() else 'an empty answer'} ({chunks}{tokens})", results
-
-    return call
-
-
-def embed(plugin: PluginProcess, uid: str, creds: dict[str, str], deadline: float) -> tuple[str, list[Any]]:
-    results, error = plugin.call(
-        "invoke_text_embedding",
-        deadline=deadline,
-        model_type="text-embedding",
-        model=uid,
-        credentials=creds,
-        texts=["Dify checks this server."],
-        input_type="document",
-    )
-    raise_for(error)
-    vectors = results[0]["embeddings"] if results else []
-    if not vectors or not vectors[0]:
-        raise CheckFailed("InvokeServerUnavailableError", "the plugin returned no vector")
-    return f"1 vector of {len(vectors[0])} numbers", results
-
-
-def rerank(plugin: PluginProcess, uid: str, creds: dict[str, str], deadline: float) -> tuple[str, list[Any]]:
-    results, error = plugin.call(
-        "invoke_rerank",
-        deadline=deadline,
-        model_type="rerank",
-        model=uid,
-        credentials=creds,
-        query="What does this check do?",
-        docs=["It checks a model server for Dify."],
-        score_threshold=None,
-        top_n=None,
-    )
-    raise_for(error)
-    docs = results[0]["docs"] if results else []
-    if not docs:
-        raise CheckFailed("InvokeServerUnavailableError", "the plugin returned no scored document")
-    return f"1 document scored {float(docs[0]['score']):.4f}", results
-
-
-def speak(plugin: PluginProcess, uid: str, creds: dict[str, str], deadline: float) -> tuple[str, list[Any]]:
-    request = {"model_type": "tts", "model": uid, "credentials": creds}
-    voices, error = plugin.call("get_tts_model_voices", deadline=deadline, language=None, **request)
-    raise_for(error)
-    names = [v["value"] for v in (voices[0]["voices"] if voices else [])]
-    voice = names[0] if names else ""
-    chunks, error = plugin.call(
-        "invoke_tts",
-        deadline=deadline,
-        content_text="Hello from Dify.",
-        voice=voice,
-        tenant_id="check",
-        **request,
-    )
-    raise_for(error)
-    size = sum(len(chunk["result"]) // 2 for chunk in chunks)
-    if not size:
-        raise CheckFailed("InvokeServerUnavailableError", "the plugin returned no audio")
-    return f"{size} bytes of audio, voice {voice!r}", chunks
-
-
-def transcribe(
-    plugin: PluginProcess, uid: str, creds: dict[str, str], deadline: float
-) -> tuple[str, list[Any]]:
-    results, error = plugin.call(
-        "invoke_speech2text",
-        deadline=deadline,
-        model_type="speech2text",
-        model=uid,
-        credentials=creds,
-        file=tone_wav().hex(),  # Dify sends the audio hex-encoded
-    )
-    raise_for(error)
-    text = str(results[0]["result"]) if results else ""
-    return f"1 s of tone heard as {quoted(text) if text.strip() else 'silence'}", results
-
-
-def moderate(
-    plugin: PluginProcess, uid: str, creds: dict[str, str], deadline: float
-) -> tuple[str, list[Any]]:
-    results, error = plugin.call(
-        "invoke_moderation",
-        deadline=deadline,
-        model_type="moderation",
-        model=uid,
-        credentials=creds,
-        text="Have a nice day.",
-    )
-    raise_for(error)
-    return f"flagged: {'yes' if results and results[0]['result'] else 'no'}", results
-
-
-CALLS: dict[str, list[tuple[str, Call]]] = {
-    "llm": [("chat, streamed", llm_chat(True)), ("chat, blocking", llm_chat(False))],
-    "text-embedding": [("embedding", embed)],
-    "rerank": [("rerank", rerank)],
-    "speech2text": [("transcription", transcribe)],
-    "tts": [("speech", speak)],
-    "moderation": [("moderation", moderate)],
-}
-
-
 class CheckFailed(Exception):
     def __init__(self, error_type: str, message: str, traceback: str = "") -> None:
         super().__init__(message)
@@ -776,6 +635,181 @@ def validate(
     return ("accepted; learned " + ", ".join(learned)) if learned else "accepted", results
 
 
+def quoted(text: str, limit: int = 40) -> str:
+    text = " ".join(str(text).split())
+    return json.dumps(text[:limit] + ("..." if len(text) > limit else ""), ensure_ascii=False)
+
+
+Call = Callable[[PluginProcess, str, dict[str, str], float], tuple[str, list[Any]]]
+{% if plan.has("llm") %}
+
+
+PROMPT = "Reply with one short sentence."
+
+
+def llm_chat(stream: bool) -> Call:
+    def call(
+        plugin: PluginProcess, uid: str, creds: dict[str, str], deadline: float
+    ) -> tuple[str, list[Any]]:
+        results, error = plugin.call(
+            "invoke_llm",
+            deadline=deadline,
+            model_type="llm",
+            model=uid,
+            credentials=creds,
+            prompt_messages=[{"role": "user", "content": PROMPT}],
+            model_parameters={"max_tokens": 16},
+            stop=None,
+            tools=None,
+            stream=stream,
+        )
+        raise_for(error)
+        text = "".join(str(r["delta"]["message"].get("content") or "") for r in results)
+        usage = (results[-1]["delta"].get("usage") or {}) if results else {}
+        tokens = f", {usage['total_tokens']} tokens" if usage.get("total_tokens") else ""
+        chunks = f"{len(results)} chunks" if stream else "1 answer"
+        return f"{quoted(text) if text.strip() else 'an empty answer'} ({chunks}{tokens})", results
+
+    return call
+{% endif %}
+{% if plan.has("text-embedding") %}
+
+
+def embed(plugin: PluginProcess, uid: str, creds: dict[str, str], deadline: float) -> tuple[str, list[Any]]:
+    results, error = plugin.call(
+        "invoke_text_embedding",
+        deadline=deadline,
+        model_type="text-embedding",
+        model=uid,
+        credentials=creds,
+        texts=["Dify checks this server."],
+        input_type="document",
+    )
+    raise_for(error)
+    vectors = results[0]["embeddings"] if results else []
+    if not vectors or not vectors[0]:
+        raise CheckFailed("InvokeServerUnavailableError", "the plugin returned no vector")
+    return f"1 vector of {len(vectors[0])} numbers", results
+{% endif %}
+{% if plan.has("rerank") %}
+
+
+def rerank(plugin: PluginProcess, uid: str, creds: dict[str, str], deadline: float) -> tuple[str, list[Any]]:
+    results, error = plugin.call(
+        "invoke_rerank",
+        deadline=deadline,
+        model_type="rerank",
+        model=uid,
+        credentials=creds,
+        query="What does this check do?",
+        docs=["It checks a model server for Dify."],
+        score_threshold=None,
+        top_n=None,
+    )
+    raise_for(error)
+    docs = results[0]["docs"] if results else []
+    if not docs:
+        raise CheckFailed("InvokeServerUnavailableError", "the plugin returned no scored document")
+    return f"1 document scored {float(docs[0]['score']):.4f}", results
+{% endif %}
+{% if plan.has("speech2text") %}
+
+
+def tone_wav(seconds: float = 1.0, rate: int = 16000) -> bytes:
+    """A short 440 Hz tone as a WAV file, made here: no sample file needed."""
+    frames = b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
+        for i in range(int(seconds * rate))
+    )
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(frames)
+    return buffer.getvalue()
+
+
+def transcribe(
+    plugin: PluginProcess, uid: str, creds: dict[str, str], deadline: float
+) -> tuple[str, list[Any]]:
+    results, error = plugin.call(
+        "invoke_speech2text",
+        deadline=deadline,
+        model_type="speech2text",
+        model=uid,
+        credentials=creds,
+        file=tone_wav().hex(),  # Dify sends the audio hex-encoded
+    )
+    raise_for(error)
+    text = str(results[0]["result"]) if results else ""
+    return f"1 s of tone heard as {quoted(text) if text.strip() else 'silence'}", results
+{% endif %}
+{% if plan.has("tts") %}
+
+
+def speak(plugin: PluginProcess, uid: str, creds: dict[str, str], deadline: float) -> tuple[str, list[Any]]:
+    request = {"model_type": "tts", "model": uid, "credentials": creds}
+    voices, error = plugin.call("get_tts_model_voices", deadline=deadline, language=None, **request)
+    raise_for(error)
+    names = [v["value"] for v in (voices[0]["voices"] if voices else [])]
+    voice = names[0] if names else ""
+    chunks, error = plugin.call(
+        "invoke_tts",
+        deadline=deadline,
+        content_text="Hello from Dify.",
+        voice=voice,
+        tenant_id="check",
+        **request,
+    )
+    raise_for(error)
+    size = sum(len(chunk["result"]) // 2 for chunk in chunks)
+    if not size:
+        raise CheckFailed("InvokeServerUnavailableError", "the plugin returned no audio")
+    return f"{size} bytes of audio, voice {voice!r}", chunks
+{% endif %}
+{% if plan.has("moderation") %}
+
+
+def moderate(
+    plugin: PluginProcess, uid: str, creds: dict[str, str], deadline: float
+) -> tuple[str, list[Any]]:
+    results, error = plugin.call(
+        "invoke_moderation",
+        deadline=deadline,
+        model_type="moderation",
+        model=uid,
+        credentials=creds,
+        text="Have a nice day.",
+    )
+    raise_for(error)
+    return f"flagged: {'yes' if results and results[0]['result'] else 'no'}", results
+{% endif %}
+
+
+# The small real call(s) made for each model type once its credentials passed, as Dify makes them.
+CALLS: dict[str, list[tuple[str, Call]]] = {
+{% if plan.has("llm") %}
+    "llm": [("chat, streamed", llm_chat(True)), ("chat, blocking", llm_chat(False))],
+{% endif %}
+{% if plan.has("text-embedding") %}
+    "text-embedding": [("embedding", embed)],
+{% endif %}
+{% if plan.has("rerank") %}
+    "rerank": [("rerank", rerank)],
+{% endif %}
+{% if plan.has("speech2text") %}
+    "speech2text": [("transcription", transcribe)],
+{% endif %}
+{% if plan.has("tts") %}
+    "tts": [("speech", speak)],
+{% endif %}
+{% if plan.has("moderation") %}
+    "moderation": [("moderation", moderate)],
+{% endif %}
+}
+
+
 class Checker:
     """Runs the checks one by one, printing each row as it completes."""
 
@@ -787,7 +821,7 @@ class Checker:
         self.widths = (
             max([len(t) for t, _ in settings.models] + [len("provider")]),
             max([len(u) for _, u in settings.models] + [len("model")]),
-            max(len(name) for steps in CALLS.values() for name, _ in steps),
+            max([len("credentials"), *(len(name) for steps in CALLS.values() for name, _ in steps)]),
         )
         color = out.isatty() and not os.environ.get("NO_COLOR")
         self.colors = {"ok": "\033[32m", "FAIL": "\033[31m", "todo": "\033[33m"} if color else {}
@@ -857,7 +891,7 @@ class Checker:
                 continue  # Dify would not save this model
             if stored and isinstance(stored[0].get("credentials"), dict):
                 creds = {k: str(v) for k, v in stored[0]["credentials"].items()}  # what Dify keeps
-            for name, call in CALLS[model_type]:
+            for name, call in CALLS.get(model_type, []):
                 self.step(plugin, model_type, uid, name, call, creds)
         if not s.models:
             types = " ".join(f"--{t} UID" for t in self.form.types)

@@ -1,4 +1,12 @@
 {% set plan = cookiecutter | plan %}
+{% set fakes = {
+  "llm": ("chat-model", "/v1/chat/completions"),
+  "text-embedding": ("embed-model", "/v1/embeddings"),
+  "rerank": ("rerank-model", "/v1/rerank"),
+  "speech2text": ("whisper", "/v1/audio/transcriptions"),
+  "tts": ("tts-model", "/v1/audio/speech"),
+  "moderation": ("moderation-model", "/v1/moderations"),
+} %}
 """`python tests/check_server.py` against the loopback server: one row per check, a fix line for
 every kind of failure, exit status 1 on any failure, and never an API key in its output.
 
@@ -24,35 +32,21 @@ from stdio_plugin import PluginProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 CHOSEN = {{ plan.type_names | tojson }}
-# Models the loopback server runs, by Dify model type.
+# Dify model type -> the loopback server's model of that type, and the path its call goes to.
 UID = {
-    "llm": "chat-model",
-    "text-embedding": "embed-model",
-    "rerank": "rerank-model",
-    "speech2text": "whisper",
-    "tts": "tts-model",
-    "moderation": "moderation-model",
-}
-# A model the server runs as another type (the server cannot tell a moderation model's type).
-OTHER_TYPE = {
-    "llm": ("embed-model", "text-embedding"),
-    "text-embedding": ("chat-model", "llm"),
-    "rerank": ("chat-model", "llm"),
-    "speech2text": ("tts-model", "tts"),
-    "tts": ("whisper", "speech2text"),
+{% for type in plan.types %}
+    "{{ type.name }}": "{{ fakes[type.name][0] }}",
+{% endfor %}
 }
 CALL_PATH = {
-    "llm": "/v1/chat/completions",
-    "text-embedding": "/v1/embeddings",
-    "rerank": "/v1/rerank",
-    "speech2text": "/v1/audio/transcriptions",
-    "tts": "/v1/audio/speech",
-    "moderation": "/v1/moderations",
+{% for type in plan.types %}
+    "{{ type.name }}": "{{ fakes[type.name][1] }}",
+{% endfor %}
 }
-# Rows per model: credentials, then streamed and blocking chat for an LLM, one call for the others.
-CHECKS_PER_TYPE = {"llm": 3}
 FIRST = CHOSEN[0]
-TYPED = next((t for t in CHOSEN if t in OTHER_TYPE), None)
+# A type whose credentials must be refused for another chosen type's model (a server cannot tell
+# what a moderation model is, so the plugin checks it by moderating).
+WRONG_TYPE = next(((t, other) for t in CHOSEN if t != "moderation" for other in CHOSEN if other != t), None)
 
 
 def check(*args: str, env: dict[str, str] | None = None, limit: float = 120) -> subprocess.CompletedProcess:
@@ -100,7 +94,7 @@ def test_the_command_documented_first_in_development_md_passes_against_a_working
     table = rows(done.stdout)
     assert [row["status"] for row in table] == ["ok"] * len(table), done.stdout
     assert [(row["type"], row["model"]) for row in table] == [("provider", "-")] + [
-        (t, UID[t]) for t in CHOSEN for _ in range(CHECKS_PER_TYPE.get(t, 2))
+        (t, UID[t]) for t in CHOSEN for _ in range(1 + len(check_server.CALLS[t]))
     ]
     assert all(re.fullmatch(r"\d+\.\d\ds", row["time"]) for row in table)
     for model_type in CHOSEN:  # one real call of each type reached the server
@@ -147,12 +141,11 @@ def spoil(case: str, server: FakeServer) -> tuple[list[str], dict[str, str], str
         fix = r"the server answered 401 to the API key from \$MODEL_SERVER_API_KEY: check that key"
     elif case == "unknown uid":
         uid = "no-such-model"
-        fix = r"uid 'no-such-model' is not running; the server runs: chat-model \(llm\), .*embed-model"
+        fix = rf"uid 'no-such-model' is not running; the server runs: .*{UID[FIRST]} \({FIRST}\)"
     elif case == "wrong model type":
-        model_type = TYPED
-        uid, actual = OTHER_TYPE[TYPED]
-        hint = f"check it with --{actual} {uid}, or " if actual in CHOSEN else ""
-        fix = rf"uid '{uid}' is an? {actual} model, not {model_type}: {hint}give an? {model_type} model"
+        model_type, actual = WRONG_TYPE
+        uid = UID[actual]
+        fix = rf"uid '{uid}' is an? {actual} model, not {model_type}: check it with --{actual} {uid}, or give"
     elif case == "connection refused":
         url, port = unreachable_server()
         fix = rf"nothing listens on 127\.0\.0\.1:{port}: start the server or correct the port; .*127\.0\.0\.1"
@@ -184,7 +177,7 @@ FAILURES = [
     "no api key",
     "wrong api key",
     "unknown uid",
-    *(["wrong model type"] if TYPED else []),
+    *(["wrong model type"] if WRONG_TYPE else []),
     "connection refused",
     "unknown host",
     "path after the port",
@@ -221,7 +214,7 @@ def test_without_models_it_checks_the_server_and_lists_what_it_runs(server, plug
     assert status == 0, output
     assert [row["type"] for row in rows(output)] == ["provider"]
     assert f"No model given: add --{FIRST} UID" in output
-    assert "chat-model (llm)" in output
+    assert f"{UID[FIRST]} ({FIRST})" in output
 
 
 def test_a_plugin_that_does_not_start_is_reported(server, tmp_path):
@@ -259,7 +252,8 @@ BAD_ARGUMENTS = {
     "api key flag with =": ([f"--api-key={TYPED_KEY}"], "--api-key: the key would stay in your shell"),
     "api key by --set": (["--set", f"api_key={TYPED_KEY}"], "--set api_key: the key would stay"),
     "unknown field": (["--set", "colour=blue"], "--set colour: not a field of this plugin's form (fields: "),
-    "unknown flag": (["--no-such-flag", TYPED_KEY], "unknown argument --no-such-flag; see --help"),
+    "unknown flag": (["--no-such-flag", TYPED_KEY], "unknown argument --no-such-flag; "),
+    "stray value": ([TYPED_KEY], "unknown argument a value with no option before it; "),
     "zero timeout": (["--timeout", "0"], "--timeout: must be a number of seconds between 0 and 3600"),
     "missing file": (["--credentials", "/no/such.json"], "--credentials /no/such.json: cannot read it"),
 }
@@ -277,6 +271,16 @@ def test_bad_arguments_get_one_line_and_exit_2_without_echoing_a_key(capsys, arg
     assert TYPED_KEY not in err
 
 
+def test_an_unknown_option_lists_the_model_types_this_plugin_checks(capsys):
+    status = check_server.main(["--server-url", "http://127.0.0.1:9", "--no-such-type", "x"], environ={})
+
+    assert status == 2
+    types = ", ".join(f"--{t}" for t in CHOSEN)
+    assert capsys.readouterr().err.strip() == (
+        f"error: unknown argument --no-such-type; this plugin's model types are {types} (see --help)"
+    )
+
+
 def test_a_missing_server_url_names_the_flag_and_the_variable(capsys):
     status = check_server.main([f"--{FIRST}", UID[FIRST]], environ={})
 
@@ -286,17 +290,6 @@ def test_a_missing_server_url_names_the_flag_and_the_variable(capsys):
     )
 
 
-{% if plan.unchosen %}
-def test_a_model_type_the_plugin_lacks_is_named_with_those_it_has(capsys):
-    status = check_server.main(["--server-url", "http://127.0.0.1:9", "--{{ plan.unchosen[0].name }}", "x"], environ={})
-
-    assert status == 2
-    assert capsys.readouterr().err.strip() == (
-        "error: --{{ plan.unchosen[0].name }}: this plugin has no {{ plan.unchosen[0].name }} model type (it has: {{ plan.type_names | join(", ") }})"
-    )
-
-
-{% endif %}
 def test_credentials_come_from_files_and_the_environment_like_the_dify_form(server, plugin, tmp_path):
     server.control("config", {"api_key": API_KEY})
     form = tmp_path / "credentials.json"
