@@ -534,7 +534,7 @@ def explain(
         )
     if status == 429:
         return "busy", "the server answered 429 (too many requests): wait a moment and run the check again"
-    if validating or status in (400, 404, 422):
+    if validating or status in (400, 404, 405, 422):  # 405: a POST to a path that is no API route
         listed, _ = server.listing()
         if listed == 404:
             return "path", path_fix(server)
@@ -548,11 +548,15 @@ def explain(
                 "type",
                 f"uid {uid!r} is {article(actual)} model, not {model_type}: {hint}give {article(model_type)} model ({server.runs(model_type)})",
             )
-    if status is not None and status >= 500:
-        return (
-            "server",
-            f"the server failed ({status}): its log says why; the model may have crashed or be out of memory",
+    if status == 501 and model_type:
+        return "type", (
+            f"the server does not offer this call for {uid!r} (501): check that it is {article(model_type)} "
+            "model (a server started for one kind of model refuses the others)"
         )
+    if status is not None and status >= 500:
+        # Servers that run several kinds of model (Xinference) answer 500 to a call of the wrong kind.
+        suspect = f"{uid!r} may not be {article(model_type)} model, or " if not validating else ""
+        return "server", f"the server failed ({status}): {suspect}the model crashed; its log says which"
     if seconds >= settings.timeout or re.search(r"time(d ?)?out", failure.message, re.I):
         return "slow", (
             f"the server accepted the connection but did not answer within {settings.timeout:g} s: "

@@ -164,7 +164,11 @@ def spoil(case: str, server: FakeServer) -> tuple[list[str], dict[str, str], str
         fix = r"the server accepted the connection but did not answer within 1 s"
     elif case == "server error":
         server.fault(CALL_PATH[FIRST], status=500, times=2)
-        fix = r"the server failed \(500\): its log says why"
+        suspect = "" if FIRST == "moderation" else rf"'{UID[FIRST]}' may not be an? {FIRST} model, or "
+        fix = rf"the server failed \(500\): {suspect}the model crashed; its log says which"
+    elif case == "call not offered":
+        server.fault(CALL_PATH[FIRST], status=501, times=2)
+        fix = rf"the server does not offer this call for '{UID[FIRST]}' \(501\): check that it is an? {FIRST} model"
     elif case == "rate limited":
         server.fault(CALL_PATH[FIRST], status=429, times=2)
         fix = r"the server answered 429 \(too many requests\)"
@@ -184,6 +188,7 @@ FAILURES = [
     "web page",
     "slow server",
     "server error",
+    "call not offered",
     "rate limited",
 ]
 
