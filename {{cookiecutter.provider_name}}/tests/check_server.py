@@ -606,7 +606,9 @@ class CheckFailed(Exception):
         self.failure = Failure(error_type, message, traceback)
 
 
-def raise_for(error: dict[str, Any] | None) -> None:
+def send(plugin: PluginProcess, action: str, deadline: float, **data: Any) -> list[Any]:
+    """One request as Dify sends it: the results streamed back, or CheckFailed with the plugin's error."""
+    results, error = plugin.call(action, deadline=deadline, **data)
     if error is not None:
         args = error.get("args") if isinstance(error.get("args"), dict) else {}
         raise CheckFailed(
@@ -614,28 +616,20 @@ def raise_for(error: dict[str, Any] | None) -> None:
             str(error.get("message") or ""),
             str(args.get("traceback") or ""),
         )
+    return results
 
 
-def validate(
-    plugin: PluginProcess, uid: str, model_type: str | None, creds: dict[str, str], deadline: float
-) -> tuple[str, list[Any]]:
-    if model_type is None:
-        results, error = plugin.call("validate_provider_credentials", deadline=deadline, credentials=creds)
-    else:
-        results, error = plugin.call(
-            "validate_model_credentials",
-            deadline=deadline,
-            model_type=model_type,
-            model=uid,
-            credentials=creds,
-        )
-    raise_for(error)
+def validate(plugin: PluginProcess, model: dict[str, Any], deadline: float) -> tuple[str, list[Any]]:
+    """Validate credentials as Dify does when they are saved: the provider's, or one model's."""
+    action = "validate_model_credentials" if "model_type" in model else "validate_provider_credentials"
+    results = send(plugin, action, deadline, **model)
     if not results or results[0].get("result") is not True:
         raise CheckFailed(
             "CredentialsValidateFailedError", f"the plugin did not accept the credentials: {results!r:.100}"
         )
     stored = results[0].get("credentials") or {}
-    learned = [f"{k}={v}" for k, v in stored.items() if k != "api_key" and creds.get(k) != v]
+    given = model["credentials"]
+    learned = [f"{k}={v}" for k, v in stored.items() if k != "api_key" and given.get(k) != v]
     return ("accepted; learned " + ", ".join(learned)) if learned else "accepted", results
 
 
@@ -644,7 +638,8 @@ def quoted(text: str, limit: int = 40) -> str:
     return json.dumps(text[:limit] + ("..." if len(text) > limit else ""), ensure_ascii=False)
 
 
-Call = Callable[[PluginProcess, str, dict[str, str], float], tuple[str, list[Any]]]
+# A check: (plugin, the model's request fields, deadline) -> (what came back, in words; the results).
+Call = Callable[[PluginProcess, dict[str, Any], float], tuple[str, list[Any]]]
 {% if plan.has("llm") %}
 
 
@@ -652,22 +647,18 @@ PROMPT = "Reply with one short sentence."
 
 
 def llm_chat(stream: bool) -> Call:
-    def call(
-        plugin: PluginProcess, uid: str, creds: dict[str, str], deadline: float
-    ) -> tuple[str, list[Any]]:
-        results, error = plugin.call(
+    def call(plugin: PluginProcess, model: dict[str, Any], deadline: float) -> tuple[str, list[Any]]:
+        results = send(
+            plugin,
             "invoke_llm",
-            deadline=deadline,
-            model_type="llm",
-            model=uid,
-            credentials=creds,
+            deadline,
+            **model,
             prompt_messages=[{"role": "user", "content": PROMPT}],
             model_parameters={"max_tokens": 16},
             stop=None,
             tools=None,
             stream=stream,
         )
-        raise_for(error)
         text = "".join(str(r["delta"]["message"].get("content") or "") for r in results)
         usage = (results[-1]["delta"].get("usage") or {}) if results else {}
         tokens = f", {usage['total_tokens']} tokens" if usage.get("total_tokens") else ""
@@ -679,17 +670,9 @@ def llm_chat(stream: bool) -> Call:
 {% if plan.has("text-embedding") %}
 
 
-def embed(plugin: PluginProcess, uid: str, creds: dict[str, str], deadline: float) -> tuple[str, list[Any]]:
-    results, error = plugin.call(
-        "invoke_text_embedding",
-        deadline=deadline,
-        model_type="text-embedding",
-        model=uid,
-        credentials=creds,
-        texts=["Dify checks this server."],
-        input_type="document",
-    )
-    raise_for(error)
+def embed(plugin: PluginProcess, model: dict[str, Any], deadline: float) -> tuple[str, list[Any]]:
+    texts = ["Dify checks this server."]
+    results = send(plugin, "invoke_text_embedding", deadline, **model, texts=texts, input_type="document")
     vectors = results[0]["embeddings"] if results else []
     if not vectors or not vectors[0]:
         raise CheckFailed("InvokeServerUnavailableError", "the plugin returned no vector")
@@ -698,23 +681,15 @@ def embed(plugin: PluginProcess, uid: str, creds: dict[str, str], deadline: floa
 {% if plan.has("rerank") %}
 
 
-def rerank(plugin: PluginProcess, uid: str, creds: dict[str, str], deadline: float) -> tuple[str, list[Any]]:
-    results, error = plugin.call(
-        "invoke_rerank",
-        deadline=deadline,
-        model_type="rerank",
-        model=uid,
-        credentials=creds,
-        query="What does this check do?",
-        docs=["It checks a model server for Dify."],
-        score_threshold=None,
-        top_n=None,
+def rerank(plugin: PluginProcess, model: dict[str, Any], deadline: float) -> tuple[str, list[Any]]:
+    query, docs = "What does this check do?", ["It checks a model server for Dify."]
+    results = send(
+        plugin, "invoke_rerank", deadline, **model, query=query, docs=docs, score_threshold=None, top_n=None
     )
-    raise_for(error)
-    docs = results[0]["docs"] if results else []
-    if not docs:
+    scored = results[0]["docs"] if results else []
+    if not scored:
         raise CheckFailed("InvokeServerUnavailableError", "the plugin returned no scored document")
-    return f"1 document scored {float(docs[0]['score']):.4f}", results
+    return f"1 document scored {float(scored[0]['score']):.4f}", results
 {% endif %}
 {% if plan.has("speech2text") %}
 
@@ -734,39 +709,21 @@ def tone_wav(seconds: float = 1.0, rate: int = 16000) -> bytes:
     return buffer.getvalue()
 
 
-def transcribe(
-    plugin: PluginProcess, uid: str, creds: dict[str, str], deadline: float
-) -> tuple[str, list[Any]]:
-    results, error = plugin.call(
-        "invoke_speech2text",
-        deadline=deadline,
-        model_type="speech2text",
-        model=uid,
-        credentials=creds,
-        file=tone_wav().hex(),  # Dify sends the audio hex-encoded
-    )
-    raise_for(error)
+def transcribe(plugin: PluginProcess, model: dict[str, Any], deadline: float) -> tuple[str, list[Any]]:
+    audio = tone_wav().hex()  # Dify sends the audio hex-encoded
+    results = send(plugin, "invoke_speech2text", deadline, **model, file=audio)
     text = str(results[0]["result"]) if results else ""
     return f"1 s of tone heard as {quoted(text) if text.strip() else 'silence'}", results
 {% endif %}
 {% if plan.has("tts") %}
 
 
-def speak(plugin: PluginProcess, uid: str, creds: dict[str, str], deadline: float) -> tuple[str, list[Any]]:
-    request = {"model_type": "tts", "model": uid, "credentials": creds}
-    voices, error = plugin.call("get_tts_model_voices", deadline=deadline, language=None, **request)
-    raise_for(error)
+def speak(plugin: PluginProcess, model: dict[str, Any], deadline: float) -> tuple[str, list[Any]]:
+    voices = send(plugin, "get_tts_model_voices", deadline, **model, language=None)
     names = [v["value"] for v in (voices[0]["voices"] if voices else [])]
     voice = names[0] if names else ""
-    chunks, error = plugin.call(
-        "invoke_tts",
-        deadline=deadline,
-        content_text="Hello from Dify.",
-        voice=voice,
-        tenant_id="check",
-        **request,
-    )
-    raise_for(error)
+    text = "Hello from Dify."
+    chunks = send(plugin, "invoke_tts", deadline, **model, content_text=text, voice=voice, tenant_id="check")
     size = sum(len(chunk["result"]) // 2 for chunk in chunks)
     if not size:
         raise CheckFailed("InvokeServerUnavailableError", "the plugin returned no audio")
@@ -775,18 +732,8 @@ def speak(plugin: PluginProcess, uid: str, creds: dict[str, str], deadline: floa
 {% if plan.has("moderation") %}
 
 
-def moderate(
-    plugin: PluginProcess, uid: str, creds: dict[str, str], deadline: float
-) -> tuple[str, list[Any]]:
-    results, error = plugin.call(
-        "invoke_moderation",
-        deadline=deadline,
-        model_type="moderation",
-        model=uid,
-        credentials=creds,
-        text="Have a nice day.",
-    )
-    raise_for(error)
+def moderate(plugin: PluginProcess, model: dict[str, Any], deadline: float) -> tuple[str, list[Any]]:
+    results = send(plugin, "invoke_moderation", deadline, **model, text="Have a nice day.")
     return f"flagged: {'yes' if results and results[0]['result'] else 'no'}", results
 {% endif %}
 
@@ -865,14 +812,8 @@ class Checker:
 
     def check_all(self, plugin: PluginProcess) -> None:
         s = self.settings
-        kind = self.step(
-            plugin,
-            None,
-            "-",
-            "credentials",
-            lambda p, u, c, d: validate(p, u, None, c, d),
-            self.form.credentials(s.given),
-        )
+        provider = {"credentials": self.form.credentials(s.given)}
+        kind = self.step(plugin, None, "-", "credentials", validate, provider)
         if kind in BLOCKING:
             if s.models:
                 self.say(
@@ -881,22 +822,15 @@ class Checker:
             return
         for model_type, uid in s.models:
             creds = self.form.credentials(s.given, model_type, uid)
+            model = {"model_type": model_type, "model": uid, "credentials": creds}
             stored: list[Any] = []
-            kind = self.step(
-                plugin,
-                model_type,
-                uid,
-                "credentials",
-                lambda p, u, c, d, t=model_type: validate(p, u, t, c, d),
-                creds,
-                stored,
-            )
+            kind = self.step(plugin, model_type, uid, "credentials", validate, model, stored)
             if kind not in ("", "todo"):
                 continue  # Dify would not save this model
-            if stored and isinstance(stored[0].get("credentials"), dict):
-                creds = {k: str(v) for k, v in stored[0]["credentials"].items()}  # what Dify keeps
+            if stored and isinstance(stored[0].get("credentials"), dict):  # what Dify keeps
+                model["credentials"] = {k: str(v) for k, v in stored[0]["credentials"].items()}
             for name, call in CALLS.get(model_type, []):
-                self.step(plugin, model_type, uid, name, call, creds)
+                self.step(plugin, model_type, uid, name, call, model)
         if not s.models:
             types = " ".join(f"--{t} UID" for t in self.form.types)
             self.say(f"\nNo model given: add {types} ({self.server.runs()}).")
@@ -908,14 +842,14 @@ class Checker:
         uid: str,
         name: str,
         call: Call,
-        creds: dict[str, str],
+        model: dict[str, Any],
         keep: list[Any] | None = None,
     ) -> str:
         """Run one check and print its row; return the kind of failure, or "" if it passed."""
         started = time.monotonic()
         shown_type = model_type or "provider"
         try:
-            detail, results = call(plugin, uid, creds, started + self.settings.deadline)
+            detail, results = call(plugin, model, started + self.settings.deadline)
         except PluginSilent:
             failure = Failure(
                 "PluginSilent", f"no answer from the plugin within {self.settings.deadline:g} s"
