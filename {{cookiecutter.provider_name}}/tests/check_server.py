@@ -13,8 +13,8 @@ The credentials are those of Dify's form: `--server-url` (or MODEL_SERVER_URL), 
 from MODEL_SERVER_API_KEY or `--api-key-file` (never from the command line, where it would stay
 in the shell history), any other form field with `--set FIELD=VALUE`, or all of them in a JSON
 file (`--credentials`). The key is never printed. Every call ends within `--timeout` seconds
-(default 30) plus 5 s; failed connections are retried only if max_retries is set. Nothing but
-the server named is contacted.
+(default 60, as in the form) plus 5 s; failed connections are retried only if max_retries is
+set. Nothing but the server named is contacted.
 """
 
 import argparse
@@ -49,7 +49,7 @@ from stdio_plugin import PROVIDER, ROOT, PluginProcess, PluginSilent
 
 KEY_ENV = "MODEL_SERVER_API_KEY"
 URL_ENV = "MODEL_SERVER_URL"
-DEFAULT_TIMEOUT = 30.0
+DEFAULT_TIMEOUT = 60.0  # the request_timeout default of the Dify form
 BOUNDS = ("request_timeout", "max_retries")  # credentials that bound a call, in every form of this plugin
 PLUGIN_MARGIN = 5.0  # seconds the plugin itself may add to a call's request timeout
 PROBE_TIMEOUT = 5.0  # this script's own look at the server when explaining a failure
