@@ -438,7 +438,7 @@ class Server:
     def runs(self, want: str | None = None) -> str:
         """The running models as a short list; only those of type `want` if the server says."""
         models = self.running() or []
-        if want:
+        if want and any(kind for _, kind in models):  # a server that does not say types: list them all
             models = [m for m in models if m[1] == want]
             if not models:
                 return f"the server runs no {want} model"
@@ -548,6 +548,13 @@ def explain(
                 "type",
                 f"uid {uid!r} is {article(actual)} model, not {model_type}: {hint}give {article(model_type)} model ({server.runs(model_type)})",
             )
+{% if plan.has("llm") %}
+    if status == 400 and "stream_options" in failure.message:
+        return "other", (
+            "the server refuses the stream_options field of a streamed chat: leave it out in "
+            "models/llm/llm.py (the plugin then estimates the usage)"
+        )
+{% endif %}
     if status == 501 and model_type:
         return "type", (
             f"the server does not offer this call for {uid!r} (501): check that it is {article(model_type)} "

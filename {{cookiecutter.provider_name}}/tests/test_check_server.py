@@ -166,6 +166,13 @@ def spoil(case: str, server: FakeServer) -> tuple[list[str], dict[str, str], str
         server.fault(CALL_PATH[FIRST], status=500, times=2)
         suspect = "" if FIRST == "moderation" else rf"'{UID[FIRST]}' may not be an? {FIRST} model, or "
         fix = rf"the server failed \(500\): {suspect}the model crashed; its log says which"
+{% if plan.has("llm") %}
+    elif case == "no stream_options":
+        detail = {"error": {"message": "Unrecognized request argument supplied: stream_options", "code": 400}}
+        server.fault(CALL_PATH["llm"], status=400, body=detail)
+        model_type, uid = "llm", UID["llm"]
+        fix = r"the server refuses the stream_options field of a streamed chat: leave it out in models/llm/llm\.py"
+{% endif %}
     elif case == "call not offered":
         server.fault(CALL_PATH[FIRST], status=501, times=2)
         fix = rf"the server does not offer this call for '{UID[FIRST]}' \(501\): check that it is an? {FIRST} model"
@@ -182,6 +189,9 @@ FAILURES = [
     "wrong api key",
     "unknown uid",
     *(["wrong model type"] if WRONG_TYPE else []),
+{% if plan.has("llm") %}
+    "no stream_options",
+{% endif %}
     "connection refused",
     "unknown host",
     "path after the port",
