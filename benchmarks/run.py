@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -141,10 +142,12 @@ def bench_start(work: Path, plugin: Path, repeat: int) -> None:
 
 
 def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return rss_mb(pid, "VmHWM")
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return next(int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith(f"{field}:"))
 
 
 def bench_relay(plugin: Path, repeat: int) -> None:
@@ -249,20 +252,137 @@ def bench_relay(plugin: Path, repeat: int) -> None:
         server.stop()
 
 
+# -- hostile and overloaded servers (issue 9) -----------------------------------------------------
+def descriptors(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def call_many(running, action: str, requests: list[dict]) -> tuple[int, float]:
+    """Send every request to the plugin at once, as the daemon does; (errors, seconds to the last end)."""
+    start = time.perf_counter()
+    pending = {}
+    for data in requests:
+        session = uuid.uuid4().hex
+        pending[session] = None
+        message = {
+            "session_id": session,
+            "event": "request",
+            "data": {"type": "model", "action": action, "user_id": "bench", "provider": "xinference", **data},
+        }
+        running.process.stdin.write(json.dumps(message).encode() + b"\n")
+    running.process.stdin.flush()
+    errors = 0
+    while pending:
+        message = json.loads(running.lines.get(timeout=120))
+        session = message.get("session_id")
+        if session in pending and message.get("event") == "session":
+            kind = message["data"]["type"]
+            errors += kind == "error"
+            if kind == "end":
+                del pending[session]
+    return errors, time.perf_counter() - start
+
+
+def bench_hostile(plugin: Path) -> None:
+    """Reliability figures of the default plugin, run over stdio as the Dify daemon runs it."""
+    sys.path.insert(0, str(plugin / "tests"))
+    from conftest import FakeServer
+    from stdio_plugin import PluginProcess
+
+    os.chdir(plugin)
+    server = FakeServer()
+    running = PluginProcess()
+    pid = running.process.pid
+    base = {"server_url": server.url, "model_uid": "embed-model", "request_timeout": "30", "max_retries": "0"}
+    try:
+        print("credential churn: 1,000 distinct API keys, one provider check each", flush=True)
+        keys = [{"credentials": base | {"api_key": f"sk-bench-{n}"}} for n in range(1000)]
+        # In batches of 8 at a time: all at once, the SDK's thread pool itself would grow to 1,000 workers.
+        batches = [keys[start : start + 8] for start in range(0, len(keys), 8)]
+        for number, batch in enumerate(batches):
+            assert call_many(running, "validate_provider_credentials", batch)[0] == 0
+            if number == 7:  # 64 credential sets: every pool slot used, and evicted
+                warm_fds, warm_rss = descriptors(pid), rss_mb(pid)
+        row("open descriptors after 1,000 credential sets", descriptors(pid), warm_fds, "fds", "flat (floor: after 64)")
+        row("RSS after 1,000 credential sets", rss_mb(pid), warm_rss, "MiB", "flat (floor: after 64)")
+
+        print("a 300 MB answer, refused", flush=True)
+        for name, how in (("plain", {"chunked": True}), ("gzip bomb, 0.3 MB on the wire", {"encoding": "gzip"})):
+            Path(f"/proc/{pid}/clear_refs").write_text("5")  # restart the peak from the current RSS
+            before = rss_mb(pid)
+            server.fault("/v1/models", size=300 * 1024 * 1024, **how)
+            _, error = running.call("validate_provider_credentials", credentials=base)
+            assert error and "32 MiB" in error["message"], error
+            row(f"peak RSS refusing 300 MB ({name})", peak_rss_mb(pid), before, "MiB", "<= RSS + 3 x 32 MiB")
+
+        print("a server trickling one byte every 0.5 s, request_timeout 2 s", flush=True)
+        for path, action, data in (
+            (
+                "/v1/embeddings",
+                "invoke_text_embedding",
+                {"model_type": "text-embedding", "texts": ["hi"], "input_type": "document"},
+            ),
+            (
+                "/v1/chat/completions",
+                "invoke_llm",
+                {
+                    "model_type": "llm",
+                    "prompt_messages": [{"role": "user", "content": "hi"}],
+                    "model_parameters": {},
+                    "stop": None,
+                    "tools": None,
+                    "stream": True,
+                },
+            ),
+        ):
+            model = "embed-model" if "embed" in path else "chat-model"
+            server.fault(path, trickle=0.5)
+            start = time.perf_counter()
+            _, error = running.call(
+                action, model=model, credentials=base | {"model_uid": model, "request_timeout": "2"}, **data
+            )
+            elapsed = time.perf_counter() - start
+            assert error and "request_timeout = 2 s" in error["message"], error
+            row(f"seconds to the error, trickled {action}", elapsed, 2.0, "s", "~ request_timeout (floor)")
+
+        print("256 concurrent embedding calls on one credential set (held until all arrive)", flush=True)
+        embed = {
+            "model_type": "text-embedding",
+            "model": "embed-model",
+            "credentials": base,
+            "texts": ["hi"],
+            "input_type": "document",
+        }
+        server.control("reset")
+        server.config(hold=256, hold_timeout=60)
+        errors, elapsed = call_many(running, "invoke_text_embedding", [embed] * 256)
+        server.control("reset")
+        _, single = call_many(running, "invoke_text_embedding", [embed])
+        row("256 concurrent calls: errors", errors, None, "errors", "0")
+        row("256 concurrent calls: wall time", elapsed, single, "s", "- (floor: one call)")
+    finally:
+        running.stop()
+        server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--skip-suite", action="store_true", help="leave out the template suite (about a minute)")
+    parser.add_argument("--only-hostile", action="store_true", help="only the reliability figures (issue 9)")
     args = parser.parse_args()
     resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
     with tempfile.TemporaryDirectory(prefix="dify-bench-") as tmp:
         work = Path(tmp)
-        bench_bake(work, args.repeat)
+        if not args.only_hostile:
+            bench_bake(work, args.repeat)
         plugin = work / "bake-default" / "xinference"
         timed_bake(TEMPLATE, work / "bake-default")
-        bench_start(work, plugin, args.repeat)
-        bench_relay(plugin, args.repeat)
-        if not args.skip_suite:
+        if not args.only_hostile:
+            bench_start(work, plugin, args.repeat)
+            bench_relay(plugin, args.repeat)
+        bench_hostile(plugin)
+        if not args.skip_suite and not args.only_hostile:
             bench_suite()
     print()
     header = ("measure", "median", "floor", "ratio", "target")

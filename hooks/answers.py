@@ -396,7 +396,7 @@ PATHS_PER_TYPE = ("models/{folder}", "tests/test_{folder}.py")
 PREDEFINED_ONLY = ("models/{folder}/_position.yaml", "models/{folder}/example-{folder}.yaml")
 BLANK_OVERLAY = "_blank"  # files that replace the working code when implementation=blank
 # Working-variant files the blank variant has no use for (it has no HTTP layer to test).
-WORKING_ONLY = ("tests/fake_server.py", "tests/test_common.py")
+WORKING_ONLY = ("tests/fake_server.py", "tests/test_common.py", "tests/test_hostile.py")
 
 
 def paths_to_remove(plan: Plan) -> list[str]:

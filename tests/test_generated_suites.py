@@ -46,7 +46,7 @@ def test_generated_suites_really_run_without_network():
 # Every fault the issue lists, as the test ids that inject it in the default plugin's own suite.
 FAULT_KINDS = {
     "connection refused": "test_llm.py::test_connection_refused_is_a_connection_error[streaming]",
-    "connect timeout": "test_common.py::test_a_connect_timeout_is_a_connection_error_within_the_timeout",
+    "connect timeout": "test_common.py::test_a_connect_timeout_is_a_connection_error_stating_the_timeout",
     "read timeout": "test_llm.py::test_a_server_slower_than_the_timeout_is_a_connection_error_within_the_timeout",
     "401": "test_llm.py::test_http_errors_map_to_difys_errors_by_cause[401-InvokeAuthorizationError-streaming]",
     "403": "test_rerank.py::test_http_errors_map_to_difys_errors_by_cause[403-InvokeAuthorizationError]",
@@ -60,6 +60,22 @@ FAULT_KINDS = {
     "stream cut mid-way": "test_llm.py::test_malformed_answers_are_clear_dify_errors[stream cut mid-way]",
     "empty choices": "test_llm.py::test_malformed_answers_are_clear_dify_errors[empty choices]",
     "wrong key (validation)": "test_llm.py::test_validation_failure_names_the_server_and_never_the_key[wrong api",
+    # Hostile and overloaded servers (issue 9).
+    "key echoed on a 200": "test_hostile.py::test_a_key_the_server_echoes_never_reaches_the_error[200 of an",
+    "key echoed in an SSE error event": "test_hostile.py::test_a_key_echoed_in_a_stream_never_reaches_the_error[error",
+    "secrets over stdio": "test_hostile.py::test_no_secret_reaches_dify_over_stdio",
+    "password in server_url": "test_hostile.py::test_an_unusable_server_url_is_a_dify_error_naming_the_field[password",
+    "key no header can carry": "test_hostile.py::test_a_key_with_a_line_break_is_a_dify_error_naming_the_field",
+    "trickling server": "test_hostile.py::test_a_trickling_server_cannot_stretch_a_call_past_request_timeout",
+    "SSE comments only": "test_hostile.py::test_a_stream_without_events_ends_after_request_timeout[keep-alive",
+    "endless stream": "test_hostile.py::test_a_stream_far_past_max_tokens_is_ended_with_a_clear_error",
+    "trickled credential check": "test_hostile.py::test_a_credential_check_ends_within_its_limit_whatever_request",
+    "huge body": "test_hostile.py::test_refusing_a_300_mb_answer_keeps_the_plugins_memory_bounded[300 MB body]",
+    "gzip bomb": "test_hostile.py::test_refusing_a_300_mb_answer_keeps_the_plugins_memory_bounded[300 MB gzip",
+    "huge stream line": "test_hostile.py::test_a_stream_line_over_the_limit_is_refused",
+    "plain JSON answer to a stream": "test_hostile.py::test_a_stream_answered_with_something_else_names_what_came",
+    "credential churn": "test_hostile.py::test_credential_churn_keeps_descriptors_and_memory_flat",
+    "256 concurrent calls": "test_hostile.py::test_256_concurrent_calls_on_one_credential_set_all_complete",
 }
 
 
@@ -78,3 +94,19 @@ def test_default_plugin_suite_injects_every_fault_kind(bake):
     fault_tests = [c for c in collected if re.search(r"error|timeout|refused|malformed|cut|validation_failure", c)]
     print(f"{len(FAULT_KINDS)} fault kinds, {len(fault_tests)} fault-injection tests in the default plugin")
     assert len(fault_tests) >= 60
+
+
+# Words that name each model type in the plugin's code (its folder, its name, its fake models).
+TYPE_WORDS = {
+    "speech2text": ("speech2text", "transcription", "whisper", "audio2text"),
+    "tts": ("tts", "audio/speech", "text2audio"),
+    "moderation": ("moderation",),
+}
+
+
+@pytest.mark.parametrize("path", ["tests/fake_server.py", "models/common.py", "tests/test_hostile.py"])
+def test_default_plugin_code_mentions_no_model_type_that_was_not_chosen(bake, path):
+    text = (bake("default") / path).read_text(encoding="utf-8").lower()
+
+    mentioned = {kind: word for kind, words in TYPE_WORDS.items() for word in words if word in text}
+    assert not mentioned, f"{path} mentions unchosen model types: {mentioned}"

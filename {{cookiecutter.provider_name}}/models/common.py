@@ -1,17 +1,41 @@
-"""How this plugin talks to the model server: URLs, auth, timeouts, retries, errors, streaming.
+{% set plan = cookiecutter | plan %}
+"""How this plugin talks to the model server: URLs, auth, limits, errors, streaming.
 
 Every model type goes through this module, so a server whose API differs from the
 OpenAI-style REST API (`/v1/chat/completions`, `/v1/embeddings`, ...) is adapted here and
-in the `_invoke` methods. Everything raised from here is already one of Dify's errors.
+in the `_invoke` methods. Everything raised from here is already one of Dify's errors, and
+no message built here ever contains the API key: the key is refused unless a header can carry
+it, removed from everything the server sends before anything reads it, and a `server_url`
+with a password in it is refused.
+
+One plugin process serves a whole Dify workspace for weeks, so every call is bounded:
+
+- time: a blocking call ends within `request_timeout` in total (connecting, retries, a server
+  that trickles its answer); a stream ends when no event arrives for `request_timeout`, and
+  after STREAM_LIMIT in all; a credential check ends within CHECK_TIMEOUT;
+- memory: an answer may be MAX_RESPONSE_BYTES after decompression, a stream line MAX_LINE_BYTES;
+- connections: MAX_CLIENTS pools (the least recently used one is closed), each with up to
+  MAX_CONNECTIONS connections, of which KEEPALIVE stay open when idle.
+
+The SDK serves each request of the Dify daemon in its own greenlet (`dify_plugin` monkey-patches
+the standard library with gevent), so time limits are gevent timers: they interrupt any wait on
+the network, and many slow calls wait side by side in one thread.
 """
 
 import json
 import math
+import ssl
 import threading
-from collections.abc import Iterator, Mapping
+import time
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import cache, lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
+import gevent
 import httpx
 from dify_plugin.errors.model import (
     CredentialsValidateFailedError,
@@ -23,12 +47,23 @@ from dify_plugin.errors.model import (
     InvokeServerUnavailableError,
 )
 
-DEFAULT_TIMEOUT = 60.0
+DEFAULT_TIMEOUT = 60.0  # request_timeout when the credentials give none
+TIMEOUT_RANGE = (1.0, 240.0)  # request_timeout is kept within these seconds (main.py allows 300)
+CONNECT_TIMEOUT = 10.0  # the longest wait for a connection (request_timeout if that is shorter)
 DEFAULT_RETRIES = 2
-PROBE_TIMEOUT = 10.0  # validation must answer quickly, whatever the request timeout
+MAX_RETRIES = 3  # max_retries is kept within 0..3; waits between attempts: 0, 0.5 and 1 s
+CHECK_TIMEOUT = 10.0  # a credential check ends within this, whatever request_timeout says
+STREAM_LIMIT = 1800.0  # no stream lasts longer, however often the server sends
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024  # one answer, after decompression
+MAX_LINE_BYTES = 1024 * 1024  # one line of a stream
+MAX_CLIENTS = 32  # connection pools kept, one per distinct connection settings
+MAX_CONNECTIONS = 512  # per pool: the SDK serves up to 1,000 requests at once
+KEEPALIVE = 8  # idle connections kept open per pool
 DETAIL_LIMIT = 300  # characters of a server's error message kept in ours
+ERROR_BODY_BYTES = 64 * 1024  # what is read of an error answer to find its message
 
 
+# -- connection settings ------------------------------------------------------------------------
 class Connection(NamedTuple):
     """Where and how to reach the server, read from the credentials Dify passes in."""
 
@@ -39,75 +74,345 @@ class Connection(NamedTuple):
 
 
 def connection(credentials: Mapping[str, Any]) -> Connection:
-    """Read and check the connection settings; raise InvokeBadRequestError if they are unusable."""
-    raw = str(credentials.get("server_url") or "").strip()
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvokeBadRequestError(f"server_url must be an http:// or https:// URL with a host, got {raw!r}")
-    base = raw.rstrip("/")
-    base = base.removesuffix("/v1")
+    """Read and check the connection settings; raise InvokeBadRequestError if they are unusable.
+
+    The messages name the field and the rule, never the value (it may hold a secret).
+    """
     return Connection(
-        base_url=f"{base}/v1",
-        api_key=str(credentials.get("api_key") or "").strip(),
-        timeout=_number(credentials.get("request_timeout"), DEFAULT_TIMEOUT, minimum=1.0),
-        retries=int(_number(credentials.get("max_retries"), DEFAULT_RETRIES, minimum=0.0)),
+        base_url=_base_url(credentials.get("server_url")),
+        api_key=_api_key(credentials.get("api_key")),
+        timeout=_within(credentials.get("request_timeout"), DEFAULT_TIMEOUT, *TIMEOUT_RANGE),
+        retries=int(_within(credentials.get("max_retries"), DEFAULT_RETRIES, 0, MAX_RETRIES)),
     )
 
 
-def _number(value: object, default: float, minimum: float) -> float:
+URL_EXAMPLE = "e.g. http://192.168.1.100:9997"
+
+
+def _base_url(value: object) -> str:
+    raw = str(value or "").strip()
+    if any(ch.isspace() or not ch.isprintable() for ch in raw):
+        raise _bad_url(f"must not contain spaces, line breaks or control characters ({URL_EXAMPLE})")
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        raise _bad_url(f"is not a valid URL: check the host and the port number ({URL_EXAMPLE})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _bad_url(f"must be an http:// or https:// URL with a host ({URL_EXAMPLE})")
+    if parts.username is not None or parts.password is not None:
+        raise _bad_url("must not contain a user name or password: put the key in the API key field instead")
+    if parts.query or parts.fragment or raw.endswith(("?", "#")):
+        raise _bad_url(f"must be the server's address without a ?query or #fragment ({URL_EXAMPLE})")
+    if port == 0:
+        raise _bad_url("must have a port number from 1 to 65535")
+    base = f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
+    if base.lower().endswith("/v1"):
+        base = base[:-3]
+    try:
+        httpx.URL(base)
+    except (httpx.InvalidURL, ValueError):
+        raise _bad_url(f"is not a valid URL ({URL_EXAMPLE})") from None
+    return f"{base}/v1"
+
+
+def _bad_url(rule: str) -> InvokeBadRequestError:
+    return InvokeBadRequestError(f"server_url {rule}")
+
+
+def _api_key(value: object) -> str:
+    key = str(value or "").strip()
+    if not all("!" <= ch <= "~" for ch in key):
+        raise InvokeBadRequestError(
+            "api_key must be printable ASCII without spaces or line breaks (an HTTP header cannot "
+            "carry anything else): paste the key again"
+        )
+    return key
+
+
+def _within(value: object, default: float, low: float, high: float) -> float:
+    """A number from a form field, kept within [low, high]; `default` if it is not a number."""
     try:
         number = float(str(value).strip()) if value not in (None, "") else default
     except ValueError:
         return default
-    return max(minimum, number) if math.isfinite(number) else default
-
-
-_clients: dict[Connection, httpx.Client] = {}
-_clients_lock = threading.Lock()
-
-
-def client(conn: Connection) -> httpx.Client:
-    """One pooled HTTP client per connection settings, reused across calls."""
-    with _clients_lock:
-        found = _clients.get(conn)
-        if found is None:
-            headers = {"Authorization": f"Bearer {conn.api_key}"} if conn.api_key else {}
-            found = httpx.Client(
-                base_url=conn.base_url,
-                headers=headers,
-                timeout=httpx.Timeout(conn.timeout, connect=min(conn.timeout, 10.0)),
-                # Retries cover failed connection attempts only, never a request the server received.
-                transport=httpx.HTTPTransport(retries=conn.retries),
-            )
-            _clients[conn] = found
-        return found
+    return min(max(number, low), high) if math.isfinite(number) else default
 
 
 def _url(conn: Connection, path: str) -> str:
     return f"{conn.base_url}/{path.lstrip('/')}"
 
 
-def _detail(response: httpx.Response, conn: Connection) -> str:
-    """The server's own error message, shortened, with the API key scrubbed out."""
+# -- connection pools ---------------------------------------------------------------------------
+class _Pool:
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+        self.users = 0
+        self.evicted = False
+
+
+class Pools:
+    """One HTTP client per connection settings, at most `size`; the least recently used is closed.
+
+    A client that is still in use when it is evicted is closed when its last call ends.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._pools: OrderedDict[Connection, _Pool] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def use(self, conn: Connection) -> Iterator[httpx.Client]:
+        """The client for `conn`, kept open until the block ends."""
+        with self._lock:
+            pool = self._pools.pop(conn, None) or _Pool(_new_client(conn))
+            self._pools[conn] = pool
+            pool.users += 1
+            evicted = []
+            while len(self._pools) > self.size:
+                _, oldest = self._pools.popitem(last=False)
+                oldest.evicted = True
+                evicted.append(oldest)
+        for old in evicted:
+            if not old.users:
+                old.client.close()
+        try:
+            yield pool.client
+        finally:
+            with self._lock:
+                pool.users -= 1
+                close = pool.evicted and not pool.users
+            if close:
+                pool.client.close()
+
+    def __len__(self) -> int:
+        return len(self._pools)
+
+
+@cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every client: each client of its own would load the CA bundle again."""
+    return httpx.create_ssl_context()
+
+
+def _new_client(conn: Connection) -> httpx.Client:
+    headers = {"Accept-Encoding": "gzip, deflate"}  # the encodings _decoded() reads within limits
+    if conn.api_key:
+        headers["Authorization"] = f"Bearer {conn.api_key}"
+    limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=KEEPALIVE)
+    return httpx.Client(
+        base_url=conn.base_url,
+        headers=headers,
+        timeout=httpx.Timeout(conn.timeout, connect=min(conn.timeout, CONNECT_TIMEOUT)),
+        limits=limits,
+        verify=_tls(),
+        # Retries cover failed connection attempts only, never a request the server received.
+        transport=httpx.HTTPTransport(retries=conn.retries, limits=limits, verify=_tls()),
+    )
+
+
+POOLS = Pools(MAX_CLIENTS)
+
+
+# -- time limits --------------------------------------------------------------------------------
+@contextmanager
+def time_limit(seconds: float, message: str) -> Iterator[None]:
+    """Raise InvokeConnectionError(message) if the block still runs after `seconds`."""
+    timer = gevent.Timeout(max(seconds, 0.001))
+    timer.start()
     try:
-        body = response.json()
+        yield
+    except gevent.Timeout as fired:
+        if fired is not timer:
+            raise  # an outer limit, which reports itself
+        raise InvokeConnectionError(message) from None
+    finally:
+        timer.close()
+
+
+@contextmanager
+def credential_check(credentials: Mapping[str, Any]) -> Iterator[None]:
+    """Run a credential check within CHECK_TIMEOUT; any failure becomes CredentialsValidateFailedError.
+
+    Settings that calls would keep within their ranges are refused here, so the person sees why.
+    """
+    try:
+        server = connection(credentials).base_url
+        _check_range(credentials, "request_timeout", *TIMEOUT_RANGE)
+        _check_range(credentials, "max_retries", 0, MAX_RETRIES, whole=True)
+        with time_limit(
+            CHECK_TIMEOUT, f"{server} did not pass the credential check within {CHECK_TIMEOUT:g} s"
+        ):
+            yield
+    except InvokeError as error:
+        raise CredentialsValidateFailedError(str(error)) from None
+
+
+def _check_range(
+    credentials: Mapping[str, Any], name: str, low: float, high: float, whole: bool = False
+) -> None:
+    value = str(credentials.get(name) or "").strip()
+    try:
+        number = float(value) if value else low
     except ValueError:
-        body = response.text
-    if isinstance(body, dict):
-        error = body.get("error")
+        number = math.nan
+    if not low <= number <= high or (whole and not number.is_integer()):
+        kind = "a whole number" if whole else "a number of seconds"
+        raise InvokeBadRequestError(f"{name} must be {kind} from {low:g} to {high:g}")
+
+
+def _paced[T](items: Iterator[T], limit: Callable[[], tuple[float, str]]) -> Iterator[T]:
+    """Yield from `items`; each wait for the next one is bounded as `limit()` says at that moment."""
+    end = object()
+    while True:
+        seconds, message = limit()
+        with time_limit(seconds, message):
+            item = next(items, end)
+        if item is end:
+            return
+        yield item  # type: ignore[misc]
+
+
+@contextmanager
+def _transport_errors(url: str, conn: Connection) -> Iterator[None]:
+    try:
+        yield
+    except httpx.TransportError as error:
+        raise transport_error(error, url, conn) from None
+
+
+# -- reading answers ----------------------------------------------------------------------------
+class Answer(NamedTuple):
+    """A complete answer, read within the limits, with the API key removed from its body."""
+
+    method: str
+    url: str
+    status: int
+    content_type: str
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+@lru_cache(maxsize=MAX_CLIENTS)
+def _secrets(api_key: str) -> list[bytes]:
+    """The API key as a server may echo it: as sent, and as JSON encoders escape it."""
+    if not api_key:
+        return []
+    escaped = json.dumps(api_key)[1:-1]
+    forms = {
+        api_key,
+        escaped,
+        escaped.replace("/", "\\/"),
+        escaped.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"),
+    }
+    return [form.encode() for form in sorted(forms, key=len, reverse=True)]
+
+
+def scrub(data: bytes, conn: Connection) -> bytes:
+    """`data` with every form of the API key replaced by `***`."""
+    for secret in _secrets(conn.api_key):
+        data = data.replace(secret, b"***")
+    return data
+
+
+def _decoded(response: httpx.Response, url: str) -> Iterator[bytes]:
+    """The body as it arrives, inflated in pieces of at most 64 KiB, so that a small compressed
+    answer cannot fill the memory before its size is checked."""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        yield from response.iter_raw()
+        return
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise InvokeServerUnavailableError(
+            f"{url} answered in Content-Encoding {encoding[:40]!r}, which this plugin does not read"
+        )
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16 if "gzip" in encoding else zlib.MAX_WBITS)
+    raw_deflate_possible = encoding == "deflate"  # some servers send deflate without its zlib header
+    for data in response.iter_raw():
+        while data:
+            try:
+                piece = inflater.decompress(data, 64 * 1024)
+            except zlib.error:
+                if not raw_deflate_possible:
+                    raise InvokeServerUnavailableError(
+                        f"{url} answered a body that is not valid {encoding}"
+                    ) from None
+                inflater, raw_deflate_possible = zlib.decompressobj(-zlib.MAX_WBITS), False
+                continue
+            raw_deflate_possible = False
+            if piece:
+                yield piece
+            data = inflater.unconsumed_tail
+
+
+def _read(response: httpx.Response, url: str, conn: Connection, keep: int | None = None) -> bytes:
+    """The whole body, refused beyond MAX_RESPONSE_BYTES after decompression; or its first `keep` bytes."""
+    limit = keep or MAX_RESPONSE_BYTES
+    declared = response.headers.get("content-length", "")
+    if keep is None and declared.isdigit() and int(declared) > limit:
+        raise _too_big(url)
+    body = bytearray()
+    for piece in _decoded(response, url):
+        body += piece
+        if len(body) > limit:
+            if keep is None:
+                body.clear()  # free it now, not when the error's traceback is collected
+                raise _too_big(url)
+            del body[limit:]
+            break
+    return scrub(bytes(body), conn)
+
+
+def _too_big(url: str) -> InvokeServerUnavailableError:
+    return InvokeServerUnavailableError(
+        f"{url} answered more than {MAX_RESPONSE_BYTES // 2**20} MiB, the limit for one answer"
+    )
+
+
+def _lines(chunks: Iterator[bytes], url: str, conn: Connection) -> Iterator[str]:
+    """The lines of a stream (LF or CRLF), each at most MAX_LINE_BYTES, the API key removed."""
+    buffer = bytearray()
+    for chunk in chunks:
+        buffer += chunk
+        start = 0
+        while (end := buffer.find(b"\n", start)) >= 0:
+            yield scrub(bytes(buffer[start:end]).rstrip(b"\r"), conn).decode("utf-8", "replace")
+            start = end + 1
+        del buffer[:start]
+        if len(buffer) > MAX_LINE_BYTES:
+            buffer.clear()
+            raise InvokeServerUnavailableError(
+                f"{url} sent a stream line longer than {MAX_LINE_BYTES // 2**10} KiB, the limit for one line"
+            )
+    if buffer:
+        yield scrub(bytes(buffer), conn).decode("utf-8", "replace")
+
+
+# -- errors -------------------------------------------------------------------------------------
+def _detail(body: bytes | str) -> str:
+    """The server's own error message in an answer or event, shortened (the key is already removed)."""
+    try:
+        found: Any = json.loads(body)
+    except ValueError:
+        found = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    if isinstance(found, dict):
+        error = found.get("error")
         if isinstance(error, dict):
-            body = error.get("message") or error
+            found = error.get("message") or error
         else:
-            body = body.get("detail") or body.get("message") or error or body
-    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-    text = " ".join(text.split())[:DETAIL_LIMIT] or response.reason_phrase
-    return text.replace(conn.api_key, "***") if conn.api_key else text
+            found = found.get("detail") or found.get("message") or error or found
+    text = found if isinstance(found, str) else json.dumps(found, ensure_ascii=False)
+    return " ".join(text.split())[:DETAIL_LIMIT] or "(no message)"
 
 
-def status_error(response: httpx.Response, conn: Connection) -> InvokeError:
+def status_error(answer: Answer) -> InvokeError:
     """Dify's error for an HTTP error answer, naming the URL and the status."""
-    status = response.status_code
-    message = f"{response.request.method} {response.request.url} answered {status}: {_detail(response, conn)}"
+    status = answer.status
+    message = f"{answer.method} {answer.url} answered {status}: {_detail(answer.body)}"
     if status in (401, 403):
         return InvokeAuthorizationError(message)
     if status == 429:
@@ -118,14 +423,45 @@ def status_error(response: httpx.Response, conn: Connection) -> InvokeError:
 
 
 def transport_error(error: httpx.TransportError, url: str, conn: Connection) -> InvokeError:
-    """Dify's error for a request that got no complete answer."""
-    if isinstance(error, httpx.TimeoutException):
+    """Dify's error for a request that got no complete answer, stating the limit that applied."""
+    if isinstance(error, httpx.ConnectTimeout):
         return InvokeConnectionError(
-            f"{url} did not answer within {conn.timeout:g} s ({type(error).__name__})"
+            f"cannot connect to {url}: no answer within {min(conn.timeout, CONNECT_TIMEOUT):g} s"
         )
+    if isinstance(error, httpx.PoolTimeout):
+        return InvokeConnectionError(
+            f"{url} was not called: all {MAX_CONNECTIONS} connections to it stayed busy for "
+            f"request_timeout = {conn.timeout:g} s"
+        )
+    if isinstance(error, httpx.TimeoutException):
+        return InvokeConnectionError(f"{url} sent nothing for request_timeout = {conn.timeout:g} s")
     if isinstance(error, httpx.ConnectError):
-        return InvokeConnectionError(f"cannot connect to {url}: {error}")
-    return InvokeConnectionError(f"connection to {url} failed: {type(error).__name__}: {error}")
+        message = f"cannot connect to {url}: {error}"
+    else:
+        message = f"connection to {url} failed: {type(error).__name__}: {error}"
+    return InvokeConnectionError(scrub(message.encode(), conn).decode())
+
+
+# -- requests -----------------------------------------------------------------------------------
+def _open(
+    conn: Connection,
+    http: httpx.Client,
+    method: str,
+    url: str,
+    allowed: frozenset[int] = frozenset(),
+    **kwargs: Any,
+) -> httpx.Response:
+    """Send a request; return its response once the headers are in, or raise Dify's error for
+    its status (unless `allowed`)."""
+    response = http.send(http.build_request(method, url, **kwargs), stream=True)
+    if response.status_code < 400 or response.status_code in allowed:
+        return response
+    try:
+        body = _read(response, url, conn, keep=ERROR_BODY_BYTES)
+    finally:
+        response.close()
+    content_type = response.headers.get("content-type", "")
+    raise status_error(Answer(method, url, response.status_code, content_type, body))
 
 
 def request(
@@ -133,41 +469,50 @@ def request(
     method: str,
     path: str,
     *,
-    timeout: float | None = None,
+    limit: tuple[float, str] | None = None,
+    allowed: frozenset[int] = frozenset(),
     **kwargs: Any,
-) -> httpx.Response:
-    """Send one request; return the response if it succeeded, else raise Dify's error for it."""
+) -> Answer:
+    """Send one request and read its whole answer within `request_timeout` (or `limit`: seconds
+    and the name of that limit); raise Dify's error for anything but a complete success (or an
+    error status in `allowed`, which is answered)."""
     conn = connection(credentials)
     url = _url(conn, path)
-    try:
-        response = client(conn).request(
-            method, url, timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT, **kwargs
-        )
-    except httpx.TransportError as error:
-        raise transport_error(error, url, conn) from error
-    if response.status_code >= 400:
-        raise status_error(response, conn)
-    return response
+    seconds, bound = limit or (conn.timeout, f"request_timeout = {conn.timeout:g} s")
+    with (
+        POOLS.use(conn) as http,
+        _transport_errors(url, conn),
+        time_limit(seconds, f"{method} {url} did not complete within {bound}"),
+    ):
+        response = _open(conn, http, method, url, allowed, **kwargs)
+        try:
+            body = _read(response, url, conn)
+        finally:
+            response.close()
+    return Answer(method, url, response.status_code, response.headers.get("content-type", ""), body)
 
 
 def post_json(credentials: Mapping[str, Any], path: str, payload: dict[str, Any]) -> dict[str, Any]:
     """POST a JSON body and return the JSON object answered."""
-    response = request(credentials, "POST", path, json=payload)
-    return json_object(response)
+    return json_object(request(credentials, "POST", path, json=payload))
 
 
-def json_object(response: httpx.Response) -> dict[str, Any]:
+def json_object(answer: Answer) -> dict[str, Any]:
     """The body as a JSON object, or InvokeServerUnavailableError saying what came instead."""
     try:
-        body = response.json()
+        body = json.loads(answer.body)
     except ValueError:
         body = None
     if not isinstance(body, dict):
         raise InvokeServerUnavailableError(
-            f"{response.request.url} answered {response.status_code} without a JSON object: "
-            f"{response.text[:120]!r}"
+            f"{answer.url} answered {answer.status} ({_kind(answer.content_type)}) without a JSON object: "
+            f"{answer.text[:120]!r}"
         )
     return body
+
+
+def _kind(content_type: str) -> str:
+    return content_type.split(";")[0].strip()[:60] or "no content type"
 
 
 def stream_events(
@@ -175,40 +520,121 @@ def stream_events(
 ) -> Iterator[dict[str, Any]]:
     """POST and yield each server-sent event's JSON object until `data: [DONE]`.
 
-    Errors are mapped here too, also those that happen after the first chunk.
+    The stream ends with InvokeConnectionError when no event arrives for `request_timeout`
+    (comment lines and other fields do not count) or when it has lasted STREAM_LIMIT. Errors
+    are Dify's, also those that happen after the first event.
     """
     conn = connection(credentials)
     url = _url(conn, path)
+    started = time.monotonic()
+
+    def limit() -> tuple[float, str]:
+        left = STREAM_LIMIT - (time.monotonic() - started)
+        if left < conn.timeout:
+            return left, f"{url} was still streaming after {STREAM_LIMIT:g} s, the limit for one answer"
+        return conn.timeout, f"{url} sent no event for request_timeout = {conn.timeout:g} s"
+
+    def is_sse(content_type: str) -> bool:
+        return content_type.startswith("text/event-stream")
+
+    with _streamed(conn, url, payload, limit, is_sse, "an event stream", "text/event-stream") as response:
+        for data in _paced(_data(_lines(_decoded(response, url), url, conn), url), limit):
+            if data == "[DONE]":
+                return
+            yield _event(data, url)
+
+
+@contextmanager
+def _streamed(
+    conn: Connection,
+    url: str,
+    payload: dict[str, Any],
+    limit: Callable[[], tuple[float, str]],
+    wanted: Callable[[str], bool],
+    what: str,
+    accept: str = "*/*",
+) -> Iterator[httpx.Response]:
+    """POST `payload` and yield the response, once its headers are in and its content type is
+    `wanted`; else raise Dify's error naming what came instead of `what`."""
+    with POOLS.use(conn) as http, _transport_errors(url, conn):
+        with time_limit(*limit()):
+            response = _open(conn, http, "POST", url, json=payload, headers={"Accept": accept})
+        try:
+            content_type = response.headers.get("content-type", "")
+            if not wanted(content_type):
+                with time_limit(*limit()):
+                    body = _read(response, url, conn, keep=ERROR_BODY_BYTES)
+                raise InvokeServerUnavailableError(
+                    f"{url} answered {_kind(content_type)} instead of {what}: {_detail(body)}"
+                )
+            yield response
+        finally:
+            response.close()
+
+
+def _data(lines: Iterator[str], url: str) -> Iterator[str]:
+    """The `data:` values of a server-sent event stream; comments and other fields are skipped,
+    and an `event: error` is raised as Dify's error with the server's message."""
+    kind = ""
+    for line in lines:
+        if not line:
+            kind = ""  # a blank line ends an event
+        elif line.startswith("event:"):
+            kind = line[6:].strip()
+        elif line.startswith("data:"):
+            if kind == "error":
+                raise _stream_error(url, line[5:])
+            yield line[5:].strip()
+
+
+def _event(data: str, url: str) -> dict[str, Any]:
     try:
-        with client(conn).stream("POST", url, json=payload) as response:
-            if response.status_code >= 400:
-                response.read()
-                raise status_error(response, conn)
-            for line in response.iter_lines():
-                if not line.startswith("data:"):
-                    continue  # blank separators, comments, `event:` and `id:` fields
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    return
-                try:
-                    event = json.loads(data)
-                except ValueError:
-                    raise InvokeServerUnavailableError(
-                        f"{url} sent a malformed stream line: {data[:120]!r}"
-                    ) from None
-                if not isinstance(event, dict):
-                    raise InvokeServerUnavailableError(
-                        f"{url} sent a stream event that is not an object: {data[:120]!r}"
-                    )
-                if "error" in event and not event.get("choices"):
-                    error = event["error"]
-                    message = error.get("message", error) if isinstance(error, dict) else error
-                    raise InvokeServerUnavailableError(
-                        f"{url} reported an error mid-stream: {str(message)[:DETAIL_LIMIT]}"
-                    )
-                yield event
-    except httpx.TransportError as error:
-        raise transport_error(error, url, conn) from error
+        event = json.loads(data)
+    except ValueError:
+        raise InvokeServerUnavailableError(f"{url} sent a malformed stream line: {data[:120]!r}") from None
+    if not isinstance(event, dict):
+        raise InvokeServerUnavailableError(f"{url} sent a stream event that is not an object: {data[:120]!r}")
+    if "error" in event and not event.get("choices"):
+        raise _stream_error(url, data)
+    return event
+
+
+def _stream_error(url: str, data: str) -> InvokeServerUnavailableError:
+    return InvokeServerUnavailableError(f"{url} reported an error mid-stream: {_detail(data)}")
+
+
+def stream_bytes(
+    credentials: Mapping[str, Any],
+    path: str,
+    payload: dict[str, Any],
+    *,
+    expected: str,
+    refused: tuple[str, ...],
+) -> Iterator[bytes]:
+    """POST a JSON body and yield the answer's bytes as they arrive.
+
+    The whole answer must arrive within `request_timeout` and MAX_RESPONSE_BYTES. An answer
+    whose content type starts with one of `refused` (an error page) is refused as not being
+    `expected`. Errors are Dify's, also those that happen after the first chunk.
+    """
+    conn = connection(credentials)
+    url = _url(conn, path)
+    deadline = time.monotonic() + conn.timeout
+    message = f"POST {url} did not complete within request_timeout = {conn.timeout:g} s"
+
+    def limit() -> tuple[float, str]:
+        return deadline - time.monotonic(), message
+
+    def wanted(content_type: str) -> bool:
+        return not content_type.startswith(refused)
+
+    with _streamed(conn, url, payload, limit, wanted, expected) as response:
+        size = 0
+        for chunk in _paced(_decoded(response, url), limit):
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise _too_big(url)
+            yield chunk
 
 
 def describe_model(credentials: Mapping[str, Any], uid: str) -> dict[str, Any] | None:
@@ -220,15 +646,13 @@ def describe_model(credentials: Mapping[str, Any], uid: str) -> dict[str, Any] |
     invocation pays for this round trip and nothing needs caching (a cache keyed by model uid
     alone would mix up two servers running the same uid).
     """
-    response = _probe(connection(credentials), f"models/{quote(uid, safe='')}")
-    body = _json_or_none(response) if response is not None else None
+    body = _probe(credentials, f"models/{quote(uid, safe='')}")
     return body if isinstance(body, dict) and "model_type" in body else None
 
 
 def model_ids(credentials: Mapping[str, Any]) -> list[str] | None:
     """The ids from GET /v1/models, or None if the server does not list its models."""
-    response = _probe(connection(credentials), "models")
-    body = _json_or_none(response) if response is not None else None
+    body = _probe(credentials, "models")
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, list):
         return None
@@ -236,38 +660,44 @@ def model_ids(credentials: Mapping[str, Any]) -> list[str] | None:
 
 
 # Answers meaning "this server has no such endpoint", as opposed to a real error.
-NO_SUCH_ENDPOINT = {404, 405, 501}
+NO_SUCH_ENDPOINT = frozenset({404, 405, 501})
 
 
-def _probe(conn: Connection, path: str) -> httpx.Response | None:
-    """GET with the short probe timeout; None if the endpoint does not exist on this server."""
-    url = _url(conn, path)
-    try:
-        response = client(conn).get(url, timeout=PROBE_TIMEOUT)
-    except httpx.TransportError as error:
-        raise transport_error(error, url, conn) from error
-    if response.status_code in NO_SUCH_ENDPOINT:
+def _probe(credentials: Mapping[str, Any], path: str) -> Any:
+    """GET within CHECK_TIMEOUT; the JSON answered, or None if the server has no such endpoint.
+
+    Other error answers raise, e.g. Xinference's 400 for a uid it does not run.
+    """
+    limit = (CHECK_TIMEOUT, f"{CHECK_TIMEOUT:g} s, the limit for a credential check")
+    answer = request(credentials, "GET", path, limit=limit, allowed=NO_SUCH_ENDPOINT)
+    if answer.status in NO_SUCH_ENDPOINT:
         return None
-    if response.status_code >= 400:
-        raise status_error(response, conn)  # e.g. Xinference's 400 for a uid it does not run
-    return response
-
-
-def _json_or_none(response: httpx.Response) -> Any:
     try:
-        return response.json()
+        return json.loads(answer.body)
     except ValueError:
         return None
 
 
 # Xinference's model_type / model_ability values that fit each Dify model type.
 EXPECTED = {
+{% if plan.has("llm") %}
     "llm": ({"llm"}, set()),
+{% endif %}
+{% if plan.has("text-embedding") %}
     "text-embedding": ({"embedding"}, set()),
+{% endif %}
+{% if plan.has("rerank") %}
     "rerank": ({"rerank"}, set()),
+{% endif %}
+{% if plan.has("speech2text") %}
     "speech2text": ({"audio"}, {"audio2text", "audio_to_text"}),
+{% endif %}
+{% if plan.has("tts") %}
     "tts": ({"audio"}, {"text2audio", "text_to_audio"}),
+{% endif %}
+{% if plan.has("moderation") %}
     "moderation": (set(), set()),
+{% endif %}
 }
 
 
@@ -275,10 +705,10 @@ def validate_model(credentials: dict, model: str, model_type: str) -> dict[str, 
     """Check, with cheap real requests, that the server runs this model as this model type.
 
     Returns the server's description of the model when it gives one (Xinference does).
-    Raises CredentialsValidateFailedError with a message a person can act on.
+    Raises CredentialsValidateFailedError with a message a person can act on, within CHECK_TIMEOUT.
     """
     uid = model_uid(credentials, model)
-    try:
+    with credential_check(credentials):
         conn = connection(credentials)
         info = describe_model(credentials, uid)
         if info is None:
@@ -289,8 +719,6 @@ def validate_model(credentials: dict, model: str, model_type: str) -> dict[str, 
                     f"{conn.base_url} does not run a model called {uid!r} (it runs: {listed})"
                 )
             return None
-    except InvokeError as error:
-        raise CredentialsValidateFailedError(str(error)) from None
     types, abilities = EXPECTED[model_type]
     actual = str(info.get("model_type", "")).lower()
     ability = {str(a).lower() for a in info.get("model_ability") or []}

@@ -34,8 +34,23 @@ class FakeServer:
             return json.loads(response.read())
 
     def fault(self, path: str, **behaviour: Any) -> None:
-        """Make the next request to `path` misbehave (status, body, delay, drop, cut_after, ...)."""
+        """Make the next request to `path` misbehave (`times` requests; only those for `model`, if given).
+
+        Broken: `status` with `body` and `content_type`; `delay` seconds first; `drop` the
+        connection; `cut_after` N stream events; `reply` scripts the model's answer. Hostile:
+        `{api_key}` in a body or line is the key the request carried (a server echoing it);
+        `lines` raw stream lines; `trickle` seconds between the bytes of the whole answer,
+        headers included; `comments` seconds between keep-alive comments, forever; `endless`
+        seconds between bursts of content events, forever; `line` bytes of one stream line;
+        `size` bytes of a JSON body, `chunked` or with Content-Length; `encoding` gzip, deflate
+        or raw-deflate for `size` and scripted bodies.
+        """
         self.control("fault", {"path": path, **behaviour})
+
+    def config(self, **settings: Any) -> None:
+        """`api_key` the server requires; `describe` false hides GET /v1/models/{uid}; `hold` N
+        answers nothing until N requests wait at once (503 to all after `hold_timeout` s)."""
+        self.control("config", settings)
 
     def requests(self, path: str | None = None) -> list[dict[str, Any]]:
         received = self.control("requests")

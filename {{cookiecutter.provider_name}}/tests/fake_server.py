@@ -1,57 +1,58 @@
+{% set plan = cookiecutter | plan %}
 """A small OpenAI/Xinference-style model server for the tests, on 127.0.0.1 only.
 
-Run as its own process (`python tests/fake_server.py`, which prints its port) so the
-plugin, in-process or over stdio, talks to a real socket. Tests steer it through
-`/_control/*` endpoints: scripted faults for the next matching requests, a required API key,
-and the list of requests it received.
+Run as its own process (`python tests/fake_server.py`, which prints its port; one Ctrl+C stops
+it) so the plugin, in-process or over stdio, talks to a real socket. It behaves like a real
+server where that matters: TCP_NODELAY, a listen backlog for hundreds of clients at once,
+chunked streams, the error bodies real servers send. Tests steer it through `/_control/*`:
+scripted faults for the next matching requests (see `FakeServer.fault` in conftest.py for the
+hostile ones), a required API key, and the list of requests it received.
 """
 
 import argparse
 import email.parser
+import functools
+{% if plan.has("text-embedding") %}
 import hashlib
+{% endif %}
 import json
 import socket
+import struct
 import threading
 import time
+import zlib
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-# uid -> Xinference's description of a running model (GET /v1/models/{uid}).
-MODELS: dict[str, dict[str, Any]] = {
-    "chat-model": {"model_type": "LLM", "model_ability": ["chat", "tools"], "context_length": 8192},
-    "vision-model": {"model_type": "LLM", "model_ability": ["chat", "vision"], "context_length": 4096},
-    "generate-model": {"model_type": "LLM", "model_ability": ["generate"], "context_length": 2048},
-    "embed-model": {
-        "model_type": "embedding",
-        "model_ability": ["embed"],
-        "dimensions": 4,
-        "max_tokens": 512,
-    },
-    "rerank-model": {"model_type": "rerank", "model_ability": ["rerank"]},
-    "whisper": {"model_type": "audio", "model_ability": ["audio2text"]},
-    "tts-model": {"model_type": "audio", "model_ability": ["text2audio"]},
-    "moderation-model": {"model_type": "moderation", "model_ability": ["moderate"]},
-}
+# uid -> Xinference's description of a running model (GET /v1/models/{uid}), per model type below.
+MODELS: dict[str, dict[str, Any]] = {}
+# (method, path) -> the function answering it, per model type below.
+ROUTES: dict[tuple[str, str], Callable[..., None]] = {}
+MIB = 1024 * 1024
 
 
 class State:
-    """What tests can change: faults, the required key, and the request log."""
+    """What tests can change: faults, the required key, held requests, and the request log."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.reset()
 
     def reset(self) -> None:
-        with getattr(self, "lock", threading.Lock()):
+        with self.lock:
             self.faults: list[dict[str, Any]] = []
             self.api_key: str | None = None
             self.describe = True  # False: behave like a server without GET /v1/models/{uid}
+            self.hold: threading.Barrier | None = None  # answer nothing until this many requests wait
             self.requests: list[dict[str, Any]] = []
 
-    def take_fault(self, path: str) -> dict[str, Any] | None:
+    def take_fault(self, path: str, body: Any) -> dict[str, Any] | None:
+        """The first fault for `path` (and, if it names one, for the model in the request body)."""
+        model = body.get("model") if isinstance(body, dict) else None
         with self.lock:
             for fault in self.faults:
-                if path.startswith(fault.get("path", "")):
+                if path.startswith(fault.get("path", "")) and fault.get("model", model) == model:
                     fault["times"] = fault.get("times", 1) - 1
                     if fault["times"] <= 0:
                         self.faults.remove(fault)
@@ -60,16 +61,6 @@ class State:
 
 
 STATE = State()
-
-
-def vector(text: str) -> list[float]:
-    """A deterministic 4-dimensional embedding of a text."""
-    digest = hashlib.sha256(text.encode("utf-8")).digest()
-    return [len(text) / 100.0] + [digest[i] / 255.0 for i in range(3)]
-
-
-def words(text: str) -> set[str]:
-    return {w.strip(".,!?").lower() for w in text.split()}
 
 
 def form_fields(content_type: str, raw: bytes) -> dict[str, str]:
@@ -84,8 +75,64 @@ def form_fields(content_type: str, raw: bytes) -> dict[str, str]:
     return fields
 
 
+WBITS = {"gzip": 31, "deflate": 15, "raw-deflate": -15}  # zlib's names for the Content-Encodings
+
+
+def compress(data: bytes, encoding: str) -> bytes:
+    """`data` in a Content-Encoding: gzip, deflate (zlib) or raw-deflate (deflate without its
+    header); any other name sends `data` as it is, labelled with that name."""
+    if encoding not in WBITS:
+        return data
+    packer = zlib.compressobj(6, zlib.DEFLATED, WBITS[encoding])
+    return packer.compress(data) + packer.flush()
+
+
+@functools.cache
+def huge_json(size: int, encoding: str | None) -> list[bytes]:
+    """A JSON object of `size` bytes (mostly spaces) in pieces of 1 MiB, gzip- or zlib-compressed
+    if asked. Compressed, each piece ends with a full flush, so one packed piece can be repeated:
+    300 MB of spaces take 0.3 MB on the wire and a few milliseconds to build."""
+    head, tail, block = b'{"data": "', b'"}', b" " * MIB
+    pieces = [head, *[block] * ((size - len(head) - len(tail)) // MIB)]
+    pieces += [b" " * (size - len(tail) - sum(map(len, pieces))), tail]
+    if not encoding:
+        return pieces
+    packer = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    packed: dict[int, bytes] = {}
+    gzip = encoding == "gzip"
+    check = 0 if gzip else 1  # CRC-32 for gzip, Adler-32 for zlib
+    out = [b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" if gzip else b"\x78\x9c"]
+    for piece in pieces:
+        if id(piece) not in packed:
+            packed[id(piece)] = packer.compress(piece) + packer.flush(zlib.Z_FULL_FLUSH)
+        out.append(packed[id(piece)])
+        check = zlib.crc32(piece, check) if gzip else zlib.adler32(piece, check)
+    trailer = struct.pack("<II", check, size & 0xFFFFFFFF) if gzip else struct.pack(">I", check)
+    return [*out, packer.flush(), trailer]
+
+
+class Trickle:
+    """A file that sends what is written one byte at a time, `interval` seconds apart."""
+
+    def __init__(self, wfile: Any, interval: float) -> None:
+        self.wfile, self.interval = wfile, interval
+
+    def write(self, data: bytes) -> int:
+        for byte in range(len(data)):
+            self.wfile.write(data[byte : byte + 1])
+            self.wfile.flush()
+            time.sleep(self.interval)
+        return len(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.wfile, name)  # flush, close, closed
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # TCP_NODELAY, as uvicorn and other real servers set it
+    fault: dict[str, Any] | None = None  # the scripted fault for the request being answered
+    packer: Any = None  # compresses the chunks of the answer being sent, if the fault asks
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet test output
         pass
@@ -95,29 +142,50 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
+    def _echo(self, text: str) -> str:
+        """`text` with {api_key} replaced by the key this request carried: a server echoing it."""
+        key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+        return text.replace("{api_key}", key)
+
     def _send(self, status: int, body: Any, content_type: str = "application/json") -> None:
-        data = (
-            body
-            if isinstance(body, bytes)
-            else (body if isinstance(body, str) else json.dumps(body)).encode()
+        text = (
+            body.decode() if isinstance(body, bytes) else body if isinstance(body, str) else json.dumps(body)
         )
+        data = self._echo(text).encode()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        encoding = (self.fault or {}).get("encoding")
+        if encoding:
+            data = compress(data, encoding)
+            self.send_header("Content-Encoding", "deflate" if encoding == "raw-deflate" else encoding)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
-    def _start_chunked(self, content_type: str) -> None:
+    def _start_chunked(self, content_type: str, packed: bool = False) -> None:
+        """Start a chunked answer, compressed chunk by chunk if the fault asks for an `encoding`
+        (unless `packed`: the chunks come compressed already)."""
+        encoding = (self.fault or {}).get("encoding")
+        self.packer = None
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")
+        if encoding:
+            self.send_header("Content-Encoding", "deflate" if encoding == "raw-deflate" else encoding)
+            if not packed:
+                self.packer = zlib.compressobj(6, zlib.DEFLATED, WBITS[encoding])
         self.end_headers()
 
     def _chunk(self, data: bytes) -> None:
+        if self.packer:
+            data = self.packer.compress(data) + self.packer.flush(zlib.Z_SYNC_FLUSH)
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
 
     def _end_chunked(self) -> None:
+        if self.packer:
+            rest = self.packer.flush()
+            self.wfile.write(f"{len(rest):x}\r\n".encode() + rest + b"\r\n")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
@@ -135,11 +203,59 @@ class Handler(BaseHTTPRequestHandler):
                 self._cut()
                 return
             line = event if isinstance(event, str) else json.dumps(event)
-            self._chunk(f"data: {line}\n\n".encode())
+            self._chunk(self._echo(f"data: {line}\n\n").encode())
             if (fault or {}).get("chunk_delay"):
                 time.sleep(fault["chunk_delay"])
         self._chunk(b"data: [DONE]\n\n")
         self._end_chunked()
+
+    # -- hostile answers ------------------------------------------------------------------
+    def _hostile(self, fault: dict[str, Any]) -> bool:
+        """Answer as a broken or hostile server would, if `fault` says how; False if it does not."""
+        if "lines" in fault:  # raw stream lines: error events, malformed lines, comments
+            self._start_chunked("text/event-stream")
+            for line in fault["lines"]:
+                self._chunk(self._echo(line + "\n").encode())
+            self._end_chunked()
+            return True
+        if "comments" in fault:  # keep-alive comments, never an event
+            self._start_chunked("text/event-stream")
+            while True:
+                self._chunk(b": keep-alive\n\n")
+                time.sleep(fault["comments"])
+        if "endless" in fault:  # content events that never stop
+            self._start_chunked("text/event-stream")
+            event = {"choices": [{"index": 0, "delta": {"content": "more "}}]}
+            chunk = f"data: {json.dumps(event)}\n\n".encode() * 16
+            while True:
+                self._chunk(chunk)
+                time.sleep(fault["endless"])
+        if "line" in fault:  # one stream line of this many bytes, never ended
+            self._start_chunked("text/event-stream")
+            self._chunk(b'data: {"choices": [{"index": 0, "delta": {"content": "')
+            for _ in range(fault["line"] // MIB):
+                self._chunk(b"x" * MIB)
+            self._end_chunked()
+            return True
+        if "size" in fault:  # a body of this many bytes (after decompression)
+            content_type = fault.get("content_type", "application/json")
+            pieces = huge_json(fault["size"], fault.get("encoding"))
+            if fault.get("chunked", True):
+                self._start_chunked(content_type, packed=True)
+                for piece in pieces:
+                    self._chunk(piece)
+                self._end_chunked()
+                return True
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            if fault.get("encoding"):
+                self.send_header("Content-Encoding", fault["encoding"])
+            self.send_header("Content-Length", str(sum(len(piece) for piece in pieces)))
+            self.end_headers()
+            for piece in pieces:
+                self.wfile.write(piece)
+            return True
+        return False
 
     # -- dispatch -----------------------------------------------------------------------
     def do_GET(self) -> None:  # noqa: N802
@@ -150,6 +266,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str, raw: bytes) -> None:
         path = self.path.split("?")[0]
+        self.fault = None
         if path.startswith("/_control/"):
             return self._control(path, raw)
         content_type = self.headers.get("Content-Type", "")
@@ -165,34 +282,41 @@ class Handler(BaseHTTPRequestHandler):
                     "size": len(raw),
                     "content_type": content_type,
                     "authorization": self.headers.get("Authorization"),
+                    "accept_encoding": self.headers.get("Accept-Encoding"),
                     "client_port": self.client_address[1],  # equal across requests = a reused connection
                     "form": form_fields(content_type, raw) if content_type.startswith("multipart/") else None,
                 }
             )
+            hold = STATE.hold
+        if hold is not None:
+            try:
+                hold.wait()
+            except threading.BrokenBarrierError:
+                return self._send(503, {"detail": "not enough requests arrived at once"})
         if STATE.api_key and self.headers.get("Authorization") != f"Bearer {STATE.api_key}":
             return self._send(401, {"detail": "Could not validate credentials"})
-        fault = STATE.take_fault(path)
+        self.fault = fault = STATE.take_fault(path, body)
         if fault:
+            if fault.get("trickle"):
+                self.wfile = Trickle(self.wfile, fault["trickle"])
+                self.close_connection = True
             time.sleep(fault.get("delay", 0))
             if fault.get("drop"):
                 return self._cut()
             if "status" in fault:
                 body_out = fault.get("body", {"detail": f"scripted {fault['status']}"})
                 return self._send(fault["status"], body_out, fault.get("content_type", "application/json"))
-        route = {
-            ("GET", "/v1/models"): self._list_models,
-            ("POST", "/v1/chat/completions"): self._chat,
-            ("POST", "/v1/completions"): self._completion,
-            ("POST", "/v1/embeddings"): self._embeddings,
-            ("POST", "/v1/rerank"): self._rerank,
-            ("POST", "/v1/audio/transcriptions"): self._transcribe,
-            ("POST", "/v1/audio/speech"): self._speech,
-            ("POST", "/v1/moderations"): self._moderate,
-        }.get((method, path))
+            if self._hostile(fault):
+                return None
+        route = ROUTES.get((method, path))
         if route:
-            return route(body, raw, fault)
+            return route(self, body, raw, fault)
         if method == "GET" and path.startswith("/v1/models/"):
             return self._describe(path.removeprefix("/v1/models/"))
+        if (method, path) == ("GET", "/v1/models"):
+            return self._send(
+                200, {"object": "list", "data": [{"id": uid, "object": "model"} for uid in MODELS]}
+            )
         return self._send(404, {"detail": "Not Found"})
 
     def _control(self, path: str, raw: bytes) -> None:
@@ -205,14 +329,12 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/_control/config":
             STATE.api_key = command.get("api_key", STATE.api_key)
             STATE.describe = command.get("describe", STATE.describe)
+            if command.get("hold"):
+                STATE.hold = threading.Barrier(command["hold"], timeout=command.get("hold_timeout", 30))
         elif path == "/_control/requests":
             with STATE.lock:
                 return self._send(200, STATE.requests)
         return self._send(200, {"ok": True})
-
-    # -- model endpoints ----------------------------------------------------------------
-    def _list_models(self, body: Any, raw: bytes, fault: Any) -> None:
-        self._send(200, {"object": "list", "data": [{"id": uid, "object": "model"} for uid in MODELS]})
 
     def _describe(self, uid: str) -> None:
         if not STATE.describe:
@@ -220,112 +342,199 @@ class Handler(BaseHTTPRequestHandler):
         if uid not in MODELS:
             return self._send(400, {"detail": f"Model not found in the model list, uid: {uid}"})
         self._send(200, {"model_name": uid, "model_family": "fake", **MODELS[uid]})
+{% if plan.has("llm") %}
 
-    def _chat(self, body: dict, raw: bytes, fault: Any) -> None:
-        if body.get("model") not in MODELS:
-            return self._send(400, {"detail": f"Model not found: {body.get('model')}"})
-        script = (fault or {}).get("reply") or {}
-        last = next((m for m in reversed(body["messages"]) if m.get("role") == "user"), {"content": ""})
-        content = last["content"]
-        if isinstance(content, list):
-            content = " ".join(p.get("text", "[image]") for p in content if isinstance(p, dict))
-        text = script.get("content", f"pong: {content}")
-        tool_calls = script.get("tool_calls")
-        usage = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
-        if not body.get("stream"):
-            message = {"role": "assistant", "content": text}
-            if tool_calls:
-                message["tool_calls"] = tool_calls
-            if "reasoning_content" in script:
-                message["reasoning_content"] = script["reasoning_content"]
-            finish = "tool_calls" if tool_calls else "stop"
-            answer = {
-                "id": "chatcmpl-1",
-                "object": "chat.completion",
-                "model": "/path/to/weights",
-                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            }
-            if not script.get("no_usage"):
-                answer["usage"] = usage
-            return self._send(200, script.get("raw_body", answer))
-        events: list[Any] = [{"choices": [{"index": 0, "delta": {"role": "assistant", "content": None}}]}]
+
+# -- llm ------------------------------------------------------------------------------------
+MODELS["chat-model"] = {"model_type": "LLM", "model_ability": ["chat", "tools"], "context_length": 8192}
+MODELS["vision-model"] = {"model_type": "LLM", "model_ability": ["chat", "vision"], "context_length": 4096}
+MODELS["generate-model"] = {"model_type": "LLM", "model_ability": ["generate"], "context_length": 2048}
+
+
+def chat(handler: Handler, body: dict, raw: bytes, fault: Any) -> None:
+    if body.get("model") not in MODELS:
+        return handler._send(400, {"detail": f"Model not found: {body.get('model')}"})
+    script = (fault or {}).get("reply") or {}
+    last = next((m for m in reversed(body["messages"]) if m.get("role") == "user"), {"content": ""})
+    content = last["content"]
+    if isinstance(content, list):
+        content = " ".join(p.get("text", "[image]") for p in content if isinstance(p, dict))
+    text = script.get("content", f"pong: {content}")
+    tool_calls = script.get("tool_calls")
+    usage = script.get("usage", {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18})
+    if not body.get("stream"):
+        message = {"role": "assistant", "content": text}
+        if tool_calls:
+            message["tool_calls"] = tool_calls
         if "reasoning_content" in script:
-            events.append(
-                {"choices": [{"index": 0, "delta": {"reasoning_content": script["reasoning_content"]}}]}
-            )
-        for piece in script.get("stream_tool_deltas", []):
-            events.append({"choices": [{"index": 0, "delta": {"tool_calls": [piece]}}]})
-        for word in text.split(" ") if text else []:
-            events.append({"choices": [{"index": 0, "delta": {"content": word + " "}}]})
-        finish = "tool_calls" if script.get("stream_tool_deltas") else "stop"
-        events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
-        events.extend(script.get("extra_events", []))
-        if (body.get("stream_options") or {}).get("include_usage") and not script.get("no_usage"):
-            events.append({"choices": [], "usage": usage})
-        self._sse(events, fault)
-
-    def _completion(self, body: dict, raw: bytes, fault: Any) -> None:
-        text = f"generated: {body.get('prompt', '')}"[:200]
-        if not body.get("stream"):
-            return self._send(
-                200,
-                {
-                    "id": "cmpl-1",
-                    "object": "text_completion",
-                    "choices": [{"index": 0, "text": text, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
-                },
-            )
-        events = [{"choices": [{"index": 0, "text": w + " "}]} for w in text.split(" ")]
-        events.append({"choices": [{"index": 0, "text": "", "finish_reason": "stop"}]})
-        self._sse(events, fault)
-
-    def _embeddings(self, body: dict, raw: bytes, fault: Any) -> None:
-        if body.get("model") not in MODELS:
-            return self._send(404, {"detail": f"Model not found: {body.get('model')}"})
-        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
-        data = [{"object": "embedding", "index": i, "embedding": vector(t)} for i, t in enumerate(texts)]
-        tokens = sum(len(t.split()) for t in texts)
-        self._send(
-            200, {"object": "list", "data": data, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+            message["reasoning_content"] = script["reasoning_content"]
+        finish = "tool_calls" if tool_calls else "stop"
+        answer = {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "model": "/path/to/weights",
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        }
+        if not script.get("no_usage"):
+            answer["usage"] = usage
+        return handler._send(200, script.get("raw_body", answer))
+    events: list[Any] = [{"choices": [{"index": 0, "delta": {"role": "assistant", "content": None}}]}]
+    if "reasoning_content" in script:
+        events.append(
+            {"choices": [{"index": 0, "delta": {"reasoning_content": script["reasoning_content"]}}]}
         )
+    for piece in script.get("stream_tool_deltas", []):
+        events.append({"choices": [{"index": 0, "delta": {"tool_calls": [piece]}}]})
+    for word in text.split(" ") if text else []:
+        events.append({"choices": [{"index": 0, "delta": {"content": word + " "}}]})
+    finish = "tool_calls" if script.get("stream_tool_deltas") else "stop"
+    events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+    events.extend(script.get("extra_events", []))
+    if (body.get("stream_options") or {}).get("include_usage") and not script.get("no_usage"):
+        events.append({"choices": [], "usage": usage})
+    handler._sse(events, fault)
 
-    def _rerank(self, body: dict, raw: bytes, fault: Any) -> None:
-        query = words(body["query"])
-        results = []
-        for index, doc in enumerate(body["documents"]):
-            score: Any = len(query & words(doc)) / (len(query) or 1)
-            result: dict[str, Any] = {"index": index, "relevance_score": score}
-            if (fault or {}).get("scores_as_strings"):
-                result["relevance_score"] = str(score)
-            if (fault or {}).get("missing_scores") and index % 2:
-                del result["relevance_score"]
-            if body.get("return_documents"):
-                result["document"] = {"text": doc}
-            results.append(result)
-        results.sort(key=lambda r: -float(r.get("relevance_score", 0)))
-        if body.get("top_n"):
-            results = results[: body["top_n"]]
-        self._send(200, {"id": "rerank-1", "results": results})
 
-    def _transcribe(self, body: Any, raw: bytes, fault: Any) -> None:
-        self._send(200, {"text": f"transcript of {len(raw)} bytes"})
-
-    def _speech(self, body: dict, raw: bytes, fault: Any) -> None:
-        audio = b"ID3" + body["input"].encode("utf-8") * 3 + body.get("voice", "").encode()
-        cut_after = (fault or {}).get("cut_after")
-        self._start_chunked("audio/mpeg")
-        for number, start in enumerate(range(0, len(audio), 16)):
-            if cut_after is not None and number >= cut_after:
-                return self._cut()
-            self._chunk(audio[start : start + 16])
-        self._end_chunked()
-
-    def _moderate(self, body: dict, raw: bytes, fault: Any) -> None:
-        flagged = any(w in body["input"].lower() for w in ("kill", "hate"))
-        self._send(
-            200, {"id": "modr-1", "results": [{"flagged": flagged, "categories": {"violence": flagged}}]}
+def completion(handler: Handler, body: dict, raw: bytes, fault: Any) -> None:
+    text = f"generated: {body.get('prompt', '')}"[:200]
+    if not body.get("stream"):
+        return handler._send(
+            200,
+            {
+                "id": "cmpl-1",
+                "object": "text_completion",
+                "choices": [{"index": 0, "text": text, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
+            },
         )
+    events = [{"choices": [{"index": 0, "text": w + " "}]} for w in text.split(" ")]
+    events.append({"choices": [{"index": 0, "text": "", "finish_reason": "stop"}]})
+    handler._sse(events, fault)
+
+
+ROUTES[("POST", "/v1/chat/completions")] = chat
+ROUTES[("POST", "/v1/completions")] = completion
+{% endif %}
+{% if plan.has("text-embedding") %}
+
+
+# -- text embedding -------------------------------------------------------------------------
+MODELS["embed-model"] = {
+    "model_type": "embedding",
+    "model_ability": ["embed"],
+    "dimensions": 4,
+    "max_tokens": 512,
+}
+
+
+def vector(text: str) -> list[float]:
+    """A deterministic 4-dimensional embedding of a text."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return [len(text) / 100.0] + [digest[i] / 255.0 for i in range(3)]
+
+
+def embeddings(handler: Handler, body: dict, raw: bytes, fault: Any) -> None:
+    if body.get("model") not in MODELS:
+        return handler._send(404, {"detail": f"Model not found: {body.get('model')}"})
+    texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    data = [{"object": "embedding", "index": i, "embedding": vector(t)} for i, t in enumerate(texts)]
+    tokens = sum(len(t.split()) for t in texts)
+    handler._send(
+        200, {"object": "list", "data": data, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    )
+
+
+ROUTES[("POST", "/v1/embeddings")] = embeddings
+{% endif %}
+{% if plan.has("rerank") %}
+
+
+# -- rerank ---------------------------------------------------------------------------------
+MODELS["rerank-model"] = {"model_type": "rerank", "model_ability": ["rerank"]}
+
+
+def words(text: str) -> set[str]:
+    return {w.strip(".,!?").lower() for w in text.split()}
+
+
+def rerank(handler: Handler, body: dict, raw: bytes, fault: Any) -> None:
+    query = words(body["query"])
+    results = []
+    for index, doc in enumerate(body["documents"]):
+        score: Any = len(query & words(doc)) / (len(query) or 1)
+        result: dict[str, Any] = {"index": index, "relevance_score": score}
+        if (fault or {}).get("scores_as_strings"):
+            result["relevance_score"] = str(score)
+        if (fault or {}).get("missing_scores") and index % 2:
+            del result["relevance_score"]
+        if body.get("return_documents"):
+            result["document"] = {"text": doc}
+        results.append(result)
+    results.sort(key=lambda r: -float(r.get("relevance_score", 0)))
+    if body.get("top_n"):
+        results = results[: body["top_n"]]
+    handler._send(200, {"id": "rerank-1", "results": results})
+
+
+ROUTES[("POST", "/v1/rerank")] = rerank
+{% endif %}
+{% if plan.has("speech2text") %}
+
+
+# -- speech to text -------------------------------------------------------------------------
+MODELS["whisper"] = {"model_type": "audio", "model_ability": ["audio2text"]}
+
+
+def transcribe(handler: Handler, body: Any, raw: bytes, fault: Any) -> None:
+    handler._send(200, {"text": f"transcript of {len(raw)} bytes"})
+
+
+ROUTES[("POST", "/v1/audio/transcriptions")] = transcribe
+{% endif %}
+{% if plan.has("tts") %}
+
+
+# -- text to speech -------------------------------------------------------------------------
+MODELS["tts-model"] = {"model_type": "audio", "model_ability": ["text2audio"]}
+
+
+def speech(handler: Handler, body: dict, raw: bytes, fault: Any) -> None:
+    audio = b"ID3" + body["input"].encode("utf-8") * 3 + body.get("voice", "").encode()
+    cut_after = (fault or {}).get("cut_after")
+    handler._start_chunked("audio/mpeg")
+    for number, start in enumerate(range(0, len(audio), 16)):
+        if cut_after is not None and number >= cut_after:
+            return handler._cut()
+        handler._chunk(audio[start : start + 16])
+    handler._end_chunked()
+
+
+ROUTES[("POST", "/v1/audio/speech")] = speech
+{% endif %}
+{% if plan.has("moderation") %}
+
+
+# -- moderation -----------------------------------------------------------------------------
+MODELS["moderation-model"] = {"model_type": "moderation", "model_ability": ["moderate"]}
+
+
+def moderate(handler: Handler, body: dict, raw: bytes, fault: Any) -> None:
+    flagged = any(w in body["input"].lower() for w in ("kill", "hate"))
+    handler._send(
+        200, {"id": "modr-1", "results": [{"flagged": flagged, "categories": {"violence": flagged}}]}
+    )
+
+
+ROUTES[("POST", "/v1/moderations")] = moderate
+{% endif %}
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # the listen backlog: hundreds of clients may connect at once
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up mid-answer is normal here (the plugin gave up on a hostile one)."""
 
 
 def main() -> None:
@@ -335,11 +544,17 @@ def main() -> None:
         "--lifetime", type=float, default=600.0, help="seconds before the server stops itself"
     )
     args = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", args.port), Handler)
     print(server.server_address[1], flush=True)
-    threading.Timer(args.lifetime, server.shutdown).start()
-    server.serve_forever()
+    stopper = threading.Timer(args.lifetime, server.shutdown)
+    stopper.daemon = True  # Ctrl+C must not wait for it
+    stopper.start()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 if __name__ == "__main__":

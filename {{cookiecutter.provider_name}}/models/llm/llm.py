@@ -44,6 +44,10 @@ CHAT_PATH = "chat/completions"
 COMPLETION_PATH = "completions"  # generate-only models
 DEFAULT_CONTEXT_SIZE = 4096
 DEFAULT_MAX_TOKENS = 512
+# A stream is ended with an error once it runs this far past max_tokens (estimated tokens of
+# text and tool calls, or events of any kind): a server that never stops cannot fill the memory.
+OVERRUN_FACTOR = 4
+OVERRUN_SLACK = 64
 # Reasoning from earlier turns, as this plugin shows it; not sent back to the model.
 THINK_BLOCK = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
 
@@ -116,9 +120,9 @@ class {{ plan.class_name("llm") }}(LargeLanguageModel):
         tools: list[PromptMessageTool] | None,
     ) -> LLMResult:
         """Return the whole answer of one request made with `stream: false`."""
-        response = common.request(credentials, "POST", path, json=payload)
-        body = common.json_object(response)
-        where = str(response.request.url)
+        answer = common.request(credentials, "POST", path, json=payload)
+        body = common.json_object(answer)
+        where = answer.url
         choice = first_choice(body, where)
         if choice is None:
             raise InvokeServerUnavailableError(f"{where} answered without any choice: {common.excerpt(body)}")
@@ -178,7 +182,15 @@ class {{ plan.class_name("llm") }}(LargeLanguageModel):
         usage: Any = None
         finish_reason: str | None = None
         thinking = False
-        for event in common.stream_events(credentials, path, payload):
+        asked = self._asked_tokens(credentials, payload)
+        overrun = OVERRUN_FACTOR * asked + OVERRUN_SLACK
+        produced = 0
+        for events, event in enumerate(common.stream_events(credentials, path, payload), start=1):
+            if events > overrun or produced > overrun:
+                raise InvokeServerUnavailableError(
+                    f"{where} kept streaming far past max_tokens = {asked} (about {produced} tokens in "
+                    f"{events} events), so the answer was ended"
+                )
             usage = event.get("usage") or usage
             choice = first_choice(event, where)
             if choice is None:
@@ -199,7 +211,7 @@ class {{ plan.class_name("llm") }}(LargeLanguageModel):
                 text += "\n</think>\n"
                 thinking = False
             text += content
-            calls.add(delta.get("tool_calls"))
+            produced += common.estimate_tokens(text) + calls.add(delta.get("tool_calls"))
             if text:
                 answer.append(text)
                 yield chunk(model, index, AssistantPromptMessage(content=text))
@@ -216,6 +228,14 @@ class {{ plan.class_name("llm") }}(LargeLanguageModel):
         last.delta.usage = self._usage(model, credentials, usage, prompt_messages, tools, "".join(answer))
         yield last
 
+    def _asked_tokens(self, credentials: dict, payload: dict[str, Any]) -> int:
+        """The most tokens this answer may have: max_tokens as sent, else the model's limits."""
+        asked = payload.get("max_tokens")
+        if type(asked) is int and asked > 0:
+            return asked
+        context_size = common.positive_int(credentials.get("context_size"), DEFAULT_CONTEXT_SIZE)
+        return common.positive_int(credentials.get("max_tokens"), context_size)
+
     def _usage(
         self,
         model: str,
@@ -225,13 +245,16 @@ class {{ plan.class_name("llm") }}(LargeLanguageModel):
         tools: list[PromptMessageTool] | None,
         answer: str,
     ) -> LLMUsage:
-        """Return the usage the server reported, or an offline estimate where it reported none."""
+        """Return the usage the server reported, or an offline estimate where it reported none.
+
+        Counts that are not whole numbers of at least zero are not usage; they are estimated too.
+        """
         reported = reported if isinstance(reported, dict) else {}
         prompt_tokens = reported.get("prompt_tokens")
         completion_tokens = reported.get("completion_tokens")
-        if not isinstance(prompt_tokens, int):
+        if type(prompt_tokens) is not int or prompt_tokens < 0:
             prompt_tokens = self.get_num_tokens(model, credentials, prompt_messages, tools)
-        if not isinstance(completion_tokens, int):
+        if type(completion_tokens) is not int or completion_tokens < 0:
             completion_tokens = common.estimate_tokens(answer)
         return self._calc_response_usage(model, credentials, prompt_tokens, completion_tokens)
 
@@ -311,8 +334,9 @@ class ToolCallBuffer:
         self._by_index: dict[Any, dict[str, Any]] = {}
         self._by_id: dict[str, dict[str, Any]] = {}
 
-    def add(self, pieces: Any) -> None:
-        """Merge one delta's `tool_calls` list into the calls seen so far."""
+    def add(self, pieces: Any) -> int:
+        """Merge one delta's `tool_calls` list into the calls seen so far; return its estimated tokens."""
+        tokens = 0
         for piece in pieces if isinstance(pieces, list) else []:
             if not isinstance(piece, dict):
                 continue
@@ -328,7 +352,10 @@ class ToolCallBuffer:
             function = piece.get("function") if isinstance(piece.get("function"), dict) else {}
             call["name"] = call["name"] or text_of(function.get("name"))
             arguments = function.get("arguments")
-            call["arguments"] += arguments if isinstance(arguments, str) else json_text(arguments)
+            arguments = arguments if isinstance(arguments, str) else json_text(arguments)
+            call["arguments"] += arguments
+            tokens += common.estimate_tokens(arguments) + 1
+        return tokens
 
     def _find(self, piece: dict[str, Any]) -> dict[str, Any] | None:
         call_id, index = piece.get("id"), piece.get("index")

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dify_plugin import ModerationModel
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelType
-from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeError, InvokeServerUnavailableError
+from dify_plugin.errors.model import InvokeError, InvokeServerUnavailableError
 
 from models import common
 
@@ -27,25 +27,24 @@ class {{ plan.class_name("moderation") }}(ModerationModel):
         # ADAPT: this is the request the server receives and the answer read back. URLs, auth
         # and errors: models/common.py.
         payload = {"model": common.model_uid(credentials, model), "input": text}
-        response = common.request(credentials, "POST", MODERATIONS_PATH, json=payload)
-        body = common.json_object(response)
+        answer = common.request(credentials, "POST", MODERATIONS_PATH, json=payload)
+        body = common.json_object(answer)
         results = body.get("results")
         if not isinstance(results, list) or not all(isinstance(result, dict) for result in results):
             raise InvokeServerUnavailableError(
-                f"{response.request.url} answered without a list of results: {common.excerpt(body)}"
+                f"{answer.url} answered without a list of results: {common.excerpt(body)}"
             )
         return any(str(result.get("flagged")).lower() == "true" for result in results)
 
     def validate_credentials(self, model: str, credentials: dict) -> None:
         """Raise CredentialsValidateFailedError unless the server runs `model` and moderates with it.
 
-        Servers do not describe moderation models, so one short text is moderated as a check.
+        Servers do not describe moderation models, so one short text is moderated as a check,
+        within the same time limit as any credential check.
         """
-        common.validate_model(credentials, model, "moderation")
-        try:
+        with common.credential_check(credentials):
+            common.validate_model(credentials, model, "moderation")
             self._invoke(model, credentials, PROBE_TEXT)
-        except InvokeError as error:
-            raise CredentialsValidateFailedError(str(error)) from None
 
     def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
         """Return the model's schema; a moderation model has no properties to declare."""

@@ -50,9 +50,9 @@ class {{ plan.class_name("rerank") }}(RerankModel):
             "top_n": limit,
             "return_documents": False,
         }
-        response = common.request(credentials, "POST", RERANK_PATH, json=payload)
-        body = common.json_object(response)
-        where = str(response.request.url)
+        answer = common.request(credentials, "POST", RERANK_PATH, json=payload)
+        body = common.json_object(answer)
+        where = answer.url
         results = body.get("results")
         if not isinstance(results, list):
             raise InvokeServerUnavailableError(

@@ -30,18 +30,18 @@ class {{ plan.class_name("speech2text") }}(Speech2TextModel):
         content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
         # ADAPT: this is the form the server receives and the answer read back. URLs, auth
         # and errors: models/common.py.
-        response = common.request(
+        answer = common.request(
             credentials,
             "POST",
             TRANSCRIPTIONS_PATH,
             data={"model": common.model_uid(credentials, model)},
             files={"file": (filename, file, content_type)},
         )
-        body = common.json_object(response)
+        body = common.json_object(answer)
         text = body.get("text")
         if not isinstance(text, str):
             raise InvokeServerUnavailableError(
-                f"{response.request.url} answered without a transcript: {common.excerpt(body)}"
+                f"{answer.url} answered without a transcript: {common.excerpt(body)}"
             )
         return text
 

@@ -61,9 +61,9 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         # ADAPT: this is the request the server receives and the answer read back. URLs, auth
         # and errors: models/common.py.
         payload = {"model": common.model_uid(credentials, model), "input": batch}
-        response = common.request(credentials, "POST", EMBEDDINGS_PATH, json=payload)
-        body = common.json_object(response)
-        where = str(response.request.url)
+        answer = common.request(credentials, "POST", EMBEDDINGS_PATH, json=payload)
+        body = common.json_object(answer)
+        where = answer.url
         data = body.get("data")
         if not isinstance(data, list) or len(data) != len(batch):
             count = len(data) if isinstance(data, list) else "no"

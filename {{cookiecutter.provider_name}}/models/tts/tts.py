@@ -6,13 +6,11 @@ in models/common.py.
 """
 
 from collections.abc import Generator, Iterator, Mapping
-from typing import Any
 
-import httpx
 from dify_plugin import TTSModel
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelPropertyKey, ModelType
-from dify_plugin.errors.model import InvokeError, InvokeServerUnavailableError
+from dify_plugin.errors.model import InvokeError
 
 from models import common
 
@@ -60,7 +58,9 @@ class {{ plan.class_name("tts") }}(TTSModel):
                 "voice": voice,
                 "response_format": AUDIO_TYPE,
             }
-            yield from stream_bytes(credentials, SPEECH_PATH, payload)
+            yield from common.stream_bytes(
+                credentials, SPEECH_PATH, payload, expected="audio", refused=NOT_AUDIO
+            )
 
     def get_tts_model_voices(self, model: str, credentials: dict, language: str | None = None) -> list | None:
         """Return the voices as [{"name", "value"}]: those for `language`, or all if none is marked for it.
@@ -103,31 +103,6 @@ class {{ plan.class_name("tts") }}(TTSModel):
     def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
         """Return which exceptions become which Dify errors (see models/common.py)."""
         return common.ERROR_MAPPING
-
-
-def stream_bytes(credentials: Mapping[str, Any], path: str, payload: dict[str, Any]) -> Iterator[bytes]:
-    """POST a JSON body and yield the answer's bytes as they arrive.
-
-    Errors are Dify's, also those that happen after the first chunk.
-    """
-    conn = common.connection(credentials)
-    url = f"{conn.base_url}/{path}"
-    try:
-        with common.client(conn).stream("POST", url, json=payload) as response:
-            if response.status_code >= 400:
-                response.read()
-                raise common.status_error(response, conn)
-            content_type = response.headers.get("content-type", "")
-            if content_type.startswith(NOT_AUDIO):
-                response.read()
-                raise InvokeServerUnavailableError(
-                    f"{url} answered {content_type} instead of audio: {response.text[:120]!r}"
-                )
-            for chunk in response.iter_bytes():
-                if chunk:
-                    yield chunk
-    except httpx.TransportError as error:
-        raise common.transport_error(error, url, conn) from error
 
 
 def prepend(first: bytes, rest: Iterator[bytes]) -> Generator[bytes, None, None]:
