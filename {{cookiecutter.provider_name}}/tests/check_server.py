@@ -122,6 +122,7 @@ class Settings:
     timeout: float
     retries: int
     types: list[str]  # the plugin's model types
+    fields: set[str]  # the fields of its credential forms
     verbose: bool = False
 
     @property
@@ -233,7 +234,9 @@ def parse_settings(argv: Sequence[str], form: Form, environ: dict[str, str]) -> 
     for model_type in form.types:
         for value in getattr(args, model_type.replace("-", "_")):
             models += [(model_type, uid.strip()) for uid in value.split(",") if uid.strip()]
-    return Settings(server_url, given, key_source, models, timeout, max(0, retries), form.types, args.verbose)
+    return Settings(
+        server_url, given, key_source, models, timeout, max(0, retries), form.types, form.names, args.verbose
+    )
 
 
 def check_field(name: str, form: Form, origin: str) -> None:
@@ -497,7 +500,9 @@ class Failure:
 
 
 # Kinds of failure after which checking models of the same server is pointless.
-BLOCKING = ("unreachable", "auth")
+BLOCKING = ("unreachable", "auth", "field")
+# Where each credential comes from on the command line, for fix lines.
+FLAGS = {"server_url": "--server-url", "api_key": f"${KEY_ENV}", "request_timeout": "--timeout"}
 
 
 def explain(
@@ -512,6 +517,10 @@ def explain(
     """(kind, fix line) for a failed check."""
     if failure.not_implemented:
         return "todo", f"fill in {failure.stub()}"
+    refused = re.match(rf"({'|'.join(map(re.escape, sorted(settings.fields)))}) (.+)", failure.message)
+    if refused:  # the plugin names the form field it refuses, e.g. "request_timeout must be ..."
+        field, rule = refused.groups()
+        return "field", f"the plugin refuses {field} ({FLAGS.get(field, f'--set {field}=...')}): {rule}"
     if failure.error_type == "PluginSilent":
         unreachable = server.unreachable()
         if unreachable:
@@ -874,8 +883,9 @@ class Checker:
             self.add("ok", shown_type, uid, name, started, detail)
             return ""
         seconds = time.monotonic() - started
+        model_uid = uid if model_type else ""  # the provider row has no model
         kind, fix = explain(
-            failure, self.server, self.settings, model_type, uid, name == "credentials", seconds
+            failure, self.server, self.settings, model_type, model_uid, name == "credentials", seconds
         )
         message = failure.message.replace(self.server.root, "")  # the header names the server
         if failure.error_type != "CredentialsValidateFailedError" or not message:

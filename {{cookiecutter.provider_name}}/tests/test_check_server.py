@@ -125,7 +125,8 @@ def test_a_password_in_the_server_url_is_never_printed(server, plugin):
     assert status == 1
     assert "pass-word-42" not in output
     assert "http://me:***@127.0.0.1" in output
-    assert "uid 'no-such-model' is not running" in output
+    [row] = rows(output)  # the provider check already refuses the URL; no model is checked
+    assert row["fix"].startswith("the plugin refuses server_url (--server-url): must not contain"), output
 
 
 def spoil(case: str, server: FakeServer) -> tuple[list[str], dict[str, str], str]:
@@ -173,6 +174,9 @@ def spoil(case: str, server: FakeServer) -> tuple[list[str], dict[str, str], str
         model_type, uid = "llm", UID["llm"]
         fix = r"the server refuses the stream_options field of a streamed chat: leave it out in models/llm/llm\.py"
 {% endif %}
+    elif case == "value out of the form's range":
+        extra = ["--set", "max_retries=7"]
+        fix = r"^the plugin refuses max_retries \(--set max_retries=\.\.\.\): must be a whole number from 0 to \d+$"
     elif case == "call not offered":
         server.fault(CALL_PATH[FIRST], status=501, times=2)
         fix = rf"the server does not offer this call for '{UID[FIRST]}' \(501\): check that it is an? {FIRST} model"
@@ -199,6 +203,7 @@ FAILURES = [
     "slow server",
     "server error",
     "call not offered",
+    "value out of the form's range",
     "rate limited",
 ]
 
