@@ -1,18 +1,29 @@
-"""Jinja filters the template files use, and the answer check that runs while cookiecutter prompts.
+"""The template's Jinja extension: its filters, and the answer checks while cookiecutter asks.
 
-The rules themselves live in hooks/answers.py. This module applies them at prompt time, before
-cookiecutter has created any directory: `cookiecutter.json` ends with the private variable
-`"__checked": "{{ cookiecutter | check_answers }}"`, which cookiecutter renders after every
-answer is known. A bad answer prints one line on stderr and exits with status 1, so the CLI
-shows that line and nothing else, and no output directory is left behind. The pre-generation
-hook runs the same rules again (e.g. for `--replay`, which skips prompting).
+The rules live in hooks/answers.py; this module applies them inside cookiecutter:
+
+- At the prompt, each answer is checked the moment it is given. A bad one prints its one line
+  and the same question is asked again. Yes/no questions and choices are asked with
+  cookiecutter's own yes/no prompt and numbered menu, which re-ask by themselves; free text is
+  re-asked here. Answers that are not asked (`model_types`, `version`, ...) keep their value.
+- Without prompts (`--no-input`, config files, cruft), `cookiecutter.json`'s last variable
+  `"__checked": "{{ cookiecutter | check_answers }}"` reports every bad answer at once, one line
+  each, and exits with status 1 before any directory exists.
+- Answers cookiecutter does not know (typos) are refused on every path that can give them.
+
+cruft bakes two template commits in one process (`cruft update`). So that each bake runs the
+rules and filters of its own commit, this module drops itself from `sys.modules` (and its
+bytecode cache) once Jinja has loaded it, and reads hooks/answers.py from disk every time.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import re
 import sys
+import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import NoReturn
@@ -20,54 +31,275 @@ from urllib.parse import urlsplit, urlunsplit
 
 from jinja2.ext import Extension
 
-from hooks import answers
-
 TEMPLATE_DIR = Path(__file__).resolve().parent
+RULES_NAME = "_dify_model_plugin_answers"
 
 
-def _template_defaults() -> dict:
-    """The template's own answer values from cookiecutter.json (they may be Jinja on purpose)."""
+def _load_rules() -> types.ModuleType:
+    """hooks/answers.py compiled from its source now (never an imported or cached copy)."""
+    path = TEMPLATE_DIR / "hooks" / "answers.py"
+    module = types.ModuleType(RULES_NAME)
+    module.__file__ = str(path)
+    sys.modules[RULES_NAME] = module  # dataclasses look their module up while the file runs
+    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), module.__dict__)
+    return module
+
+
+answers = _load_rules()
+
+
+def _template_context() -> dict:
+    """cookiecutter.json of this template, as written (its defaults may be Jinja on purpose)."""
     try:
-        data = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))
+        return json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return {key: value for key, value in data.items() if not key.startswith("_")}
 
 
-TEMPLATE_DEFAULTS = _template_defaults()
+TEMPLATE_CONTEXT = _template_context()
 
 
 class AnswersRefused(SystemExit):
-    """Exit status 1 after the one-line error was printed; `line` is that line."""
+    """Exit status 1 after the one-line errors were printed; `lines` are those lines."""
 
-    def __init__(self, line: str) -> None:
+    def __init__(self, lines: list[str]) -> None:
         super().__init__(1)
-        self.line = line
+        self.lines = lines
 
 
-def refuse(error: answers.AnswerError) -> NoReturn:
-    """Print the one line for a bad answer on stderr and stop cookiecutter."""
-    line = f"error: {error}"
-    print(line, file=sys.stderr, flush=True)
-    raise AnswersRefused(line)
+def refuse(errors: list) -> NoReturn:
+    """Print one line per bad answer on stderr and stop cookiecutter."""
+    lines = [f"error: {error}" for error in errors]
+    print("\n".join(lines), file=sys.stderr, flush=True)
+    raise AnswersRefused(lines)
 
 
-def _cookiecutter_locals(function: str, module: str) -> Mapping | None:
-    """The local variables of the running cookiecutter `module.function`, or None.
+# --- what the caller gave ------------------------------------------------------------------------
 
-    Cookiecutter renders every answer as a Jinja template before any of our code can see it,
-    and it ignores answers it does not know. Its own frames are the only place that still
-    holds what the user gave: the unrendered value being prompted (`prompt_for_config`'s
-    `key`) and the `extra_context` passed to `cookiecutter()`. If a future cookiecutter
-    renames them, these checks are skipped and the pre-generation hook still refuses the
-    same answers (with cookiecutter's longer report around its line).
+
+def _caller_locals() -> Mapping:
+    """The local variables of the function that handed cookiecutter the answers, or {}.
+
+    Cookiecutter drops answers it does not know, and renders the others as Jinja, before any
+    template code runs; only its caller still holds them as given. Both callers that exist,
+    `cookiecutter.main.cookiecutter` (the CLI, the Python API, pytest-cookies) and cruft's
+    `generate_cookiecutter_context` (create, update, link, diff), keep them in the locals
+    `extra_context` and `config_dict["default_context"]`; so does any caller that copies them.
+    Reading another library's frames is a last resort; when nothing is found, the name check
+    is skipped and every value is still checked.
     """
     frame = sys._getframe(1)
     while frame is not None:
-        if frame.f_code.co_name == function and frame.f_globals.get("__name__") == module:
-            return frame.f_locals
+        names = frame.f_locals
+        if "extra_context" in names and isinstance(names.get("config_dict"), Mapping):
+            return names
+        frame = frame.f_back
+    return {}
+
+
+class Given:
+    """The answers a bake was given: on the command line or through an API, and by a config file."""
+
+    def __init__(self, caller: Mapping) -> None:
+        extra = caller.get("extra_context")
+        config = caller.get("config_dict") or {}
+        self.extra: Mapping = extra if isinstance(extra, Mapping) else {}
+        defaults = config.get("default_context") if isinstance(config, Mapping) else None
+        self.defaults: Mapping = defaults if isinstance(defaults, Mapping) else {}
+        self.values = {**self.defaults, **self.extra}
+        self.output_dir = caller.get("output_dir")
+        self.overwrite = bool(caller.get("overwrite_if_exists"))
+
+    def name_problems(self) -> list:
+        known = list(TEMPLATE_CONTEXT)
+        return answers.unknown_names(self.extra, known) + answers.unknown_names(self.defaults, known, typos_only=True)
+
+    def conflicts(self) -> list:
+        return answers.conflicts(self.extra, TEMPLATE_CONTEXT) + answers.conflicts(self.defaults, TEMPLATE_CONTEXT)
+
+    def problems(self) -> list:
+        """Every bad answer among those given, before cookiecutter renders or asks anything.
+
+        The rules run over the given answers on top of the template's plain defaults, so rules
+        across answers (at least one model type) see what the bake will use. Defaults made from
+        other answers (the provider name from the label) are checked once rendered.
+        """
+        plain = {
+            key: value
+            for key, value in TEMPLATE_CONTEXT.items()
+            if not key.startswith("_") and not (isinstance(value, str) and "{" in value)
+        }
+        public = {key: value for key, value in self.values.items() if not str(key).startswith("_")}
+        found = self.name_problems() + self.conflicts() + answers.problems({**plain, **public}, derived=False)
+        if "provider_name" in public and not any(error.answer == "provider_name" for error in found):
+            folder = existing_plugin_folder(self, public["provider_name"])
+            found += [folder] if folder else []
+        return found
+
+
+def existing_plugin_folder(given: Given, provider: str):
+    """The error for a plugin folder that is already there (cookiecutter refuses it only after asking)."""
+    if given.output_dir is None or given.overwrite or not answers.NAME_RE.fullmatch(str(provider)):
+        return None
+    target = Path(os.path.abspath(given.output_dir or "."), str(provider))
+    if not (target.exists() or target.is_symlink()):
+        return None
+    return answers.AnswerError(
+        "provider_name",
+        "must not name a folder that already exists in the output directory",
+        provider,
+        f"{json.dumps(str(target))} is already there: choose another name or --output-dir; to re-bake or "
+        "update a plugin you edited see docs/non-interactive.md#re-baking-or-updating-a-plugin-you-edited "
+        "(--overwrite-if-exists would overwrite your edits and delete the folders of types not chosen)",
+    )
+
+
+# --- the prompt session ---------------------------------------------------------------------------
+
+PROMPT_MODULE = "cookiecutter.prompt"
+PREFIX_COUNT = re.compile(r"\[\d+/\d+\]")
+
+
+def _prompting_frame():
+    """cookiecutter's `prompt_for_config` frame if it is running (it asks the questions), else None."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "prompt_for_config" and frame.f_globals.get("__name__") == PROMPT_MODULE:
+            return frame
         frame = frame.f_back
     return None
+
+
+def _on_stack(target) -> bool:
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame is target:
+            return True
+        frame = frame.f_back
+    return False
+
+
+class Session:
+    """One run of cookiecutter's questions for this template.
+
+    Installed over `cookiecutter.prompt.read_user_variable` (which cookiecutter 2.1 to 2.7
+    calls for every answer whose default is text, as all of ours are), `read_user_yes_no`
+    (2.2 on call it for a YAML boolean from a config file) and `prompt_choice_for_config` (called
+    for a list, e.g. `model_types` from a YAML config file), for as long as that
+    `prompt_for_config` runs.
+    """
+
+    def __init__(self, prompting_frame, given: Given) -> None:
+        import cookiecutter.prompt as prompt
+
+        self.prompt = prompt
+        self.frame = prompting_frame
+        self.given = given
+        self.answers: dict = {}
+        self.asked = 0
+        keys = [key for key in TEMPLATE_CONTEXT if key in answers.QUESTIONS]
+        listed = answers.model_types_listed(given.values.get("model_types"))
+        self.total = sum(
+            1
+            for key in keys
+            if answers.QUESTIONS[key].form != answers.NOT_ASKED
+            and not (listed and answers.QUESTIONS[key].form == answers.YES_NO)
+        )
+        self.read_text = self._original("read_user_variable")
+        self.yes_no = self._original("read_user_yes_no")
+        self.choose = self._original("prompt_choice_for_config")
+
+    def _original(self, name: str):
+        function = getattr(self.prompt, name)
+        return getattr(function, "__wrapped__", function)  # left installed by an aborted session
+
+    def install(self) -> None:
+        def read_user_variable(var_name, default_value, *rest):
+            return self.ask(var_name, default_value, rest, self.read_text)
+
+        def read_user_yes_no(var_name, default_value, *rest):
+            return self.ask(var_name, default_value, rest, self.yes_no)
+
+        def prompt_choice_for_config(cookiecutter_dict, env, key, options, no_input, *rest):
+            return self.choice_for_config(cookiecutter_dict, env, key, options, no_input, rest)
+
+        for wrapper, original in (
+            (read_user_variable, self.read_text),
+            (read_user_yes_no, self.yes_no),
+            (prompt_choice_for_config, self.choose),
+        ):
+            wrapper.__wrapped__ = original
+            setattr(self.prompt, wrapper.__name__, wrapper)
+
+    def uninstall(self) -> None:
+        for original in (self.read_text, self.yes_no, self.choose):
+            setattr(self.prompt, original.__name__, original)
+
+    def _active(self) -> bool:
+        """Still inside the `prompt_for_config` it was made for (not a later one, after an abort)."""
+        if _on_stack(self.frame):
+            return True
+        self.uninstall()
+        return False
+
+    def choice_for_config(self, cookiecutter_dict, env, key, options, no_input, rest):
+        question = answers.QUESTIONS.get(key)
+        if not self._active() or question is None or question.form == answers.CHOICE:
+            return self.choose(cookiecutter_dict, env, key, options, no_input, *rest)
+        # A list given for a list answer (model_types: [llm, rerank]) is the answer, not a menu.
+        value = [self.prompt.render_variable(env, item, cookiecutter_dict) for item in options]
+        self.answers[key] = value
+        return value
+
+    def ask(self, key, default, rest, original):
+        question = answers.QUESTIONS.get(key)
+        if not self._active() or question is None:
+            return original(key, default, *rest)
+        value = self._ask(key, question, default, rest)
+        self.answers[key] = value
+        return value
+
+    def _prefix(self, rest: tuple) -> tuple:
+        """cookiecutter 2.3+ numbers its questions ("[3/17]"); count only the ones asked."""
+        self.asked += 1
+        if len(rest) >= 2 and isinstance(rest[1], str):
+            return (rest[0], PREFIX_COUNT.sub(f"[{self.asked}/{self.total}]", rest[1], count=1), *rest[2:])
+        return rest
+
+    def _ask(self, key, question, default, rest):
+        if question.form == answers.NOT_ASKED:
+            return default
+        if question.form == answers.YES_NO and answers.model_types_listed(self.answers.get("model_types")):
+            listed = answers.parse_model_types(self.answers["model_types"])
+            return "yes" if any(t.answer == key for t in listed) else "no"
+        rest = self._prefix(rest)
+        while True:
+            if question.form == answers.YES_NO:
+                value = "yes" if self.yes_no(key, self._yes(key, default), *rest) else "no"
+            elif question.form == answers.CHOICE:
+                options = [default, *(c for c in question.choices if c != default)]
+                value = self.prompt.read_user_choice(key, options, *rest)
+            else:
+                value = self.read_text(key, default, *rest)
+            try:
+                answers.check_answer(key, value, self.answers)
+                if key == "provider_name":
+                    error = existing_plugin_folder(self.given, value)
+                    if error:
+                        raise error
+                return value
+            except answers.AnswerError as error:
+                print(f"error: {error}", file=sys.stderr, flush=True)
+
+    @staticmethod
+    def _yes(key, default) -> bool:
+        try:
+            return answers.parse_yes_no(key, default)
+        except answers.AnswerError:
+            return False
+
+
+# --- filters ---------------------------------------------------------------------------------------
 
 
 def quoted(value: object) -> str:
@@ -75,9 +307,14 @@ def quoted(value: object) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
-def plan(cookiecutter: dict) -> answers.Plan:
+def plan(cookiecutter: dict):
     """Resolve the answers (already checked while prompting) into a Plan."""
     return answers.validate(dict(cookiecutter))
+
+
+def as_provider_name(label: str) -> str:
+    """The provider name a display name suggests ("Acme AI (Ana)" -> "acme_ai_ana")."""
+    return answers.slugify(label)
 
 
 def answers_record(cookiecutter: dict) -> str:
@@ -100,76 +337,47 @@ def answers_record(cookiecutter: dict) -> str:
 
 
 def initials(label: str) -> str:
-    """Up to two letters for the generated icon ("Xorbits Inference" -> "XI")."""
+    """Up to two letters for the generated icon ("Acme AI" -> "AA")."""
     words = [w for w in str(label).replace("-", " ").replace("_", " ").split() if w[:1].isalnum()]
     letters = "".join(w[0] for w in words[:2]) or "?"
     return letters.upper()
 
 
-def check_answers(cookiecutter: dict) -> str:
-    """The `__checked` variable: every rule over the rendered answers, before any file exists."""
-    try:
-        checked = answers.validate(dict(cookiecutter), defaults=TEMPLATE_DEFAULTS)
-        _check_output_dir(checked.provider)
-    except answers.AnswerError as error:
-        refuse(error)
-    return "ok"
-
-
-def _check_output_dir(provider: str) -> None:
-    """Cookiecutter refuses an existing plugin folder only after prompting; say why and what to do."""
-    main = _cookiecutter_locals("cookiecutter", "cookiecutter.main")
-    if main is None or main.get("overwrite_if_exists"):
-        return
-    target = Path(os.path.abspath(main.get("output_dir") or "."), provider)
-    if target.exists() or target.is_symlink():
-        raise answers.AnswerError(
-            "provider_name",
-            "must not name a folder that already exists in the output directory",
-            provider,
-            f"{json.dumps(str(target))} is already there (from an earlier or interrupted bake?): "
-            "remove it, choose another --output-dir, or pass --overwrite-if-exists",
-        )
-
-
 class DifyExtension(Extension):
     def __init__(self, environment):
         super().__init__(environment)
+        # The next environment (maybe another template commit, for cruft) imports this file again.
+        sys.modules.pop(__name__, None)
+        try:
+            os.unlink(importlib.util.cache_from_source(__file__))
+        except (OSError, NotImplementedError):
+            pass
+        self.given = Given(_caller_locals())
+        self.session = None
+        prompting = _prompting_frame()
+        if prompting is not None:
+            found = self.given.problems()
+            if found:
+                refuse(found)
+            self.session = Session(prompting, self.given)
+            self.session.install()
         environment.filters["quoted"] = quoted
         environment.filters["plan"] = plan
         environment.filters["initials"] = initials
         environment.filters["answers_record"] = answers_record
-        environment.filters["check_answers"] = check_answers
+        environment.filters["as_provider_name"] = as_provider_name
+        environment.filters["check_answers"] = self.check_answers
         # Where the hooks find answers.py: absolute, whatever directory cookiecutter ran from.
         environment.globals["hooks_dir"] = str(TEMPLATE_DIR / "hooks")
-        self._names_checked = False
 
-    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
-        """See each answer as given, just before cookiecutter renders it as a template.
-
-        A value with Jinja markup is refused here, before rendering could evaluate it,
-        fail on an undefined name or crash on a syntax error, and so is a carriage return,
-        which rendering would turn into a newline. Answers cookiecutter does not know
-        (typos) are refused too, instead of being silently ignored.
-        """
-        if name is None and filename is None:
-            prompting = _cookiecutter_locals("prompt_for_config", "cookiecutter.prompt")
-            if prompting is not None:
-                try:
-                    self._check_given(prompting, source)
-                except answers.AnswerError as error:
-                    refuse(error)
-        return source
-
-    def _check_given(self, prompting: Mapping, source: str) -> None:
-        if not self._names_checked:
-            self._names_checked = True
-            main = _cookiecutter_locals("cookiecutter", "cookiecutter.main")
-            given = main.get("extra_context") if main is not None else None
-            context = prompting.get("context")
-            known = context.get("cookiecutter") if isinstance(context, Mapping) else None
-            if isinstance(given, Mapping) and isinstance(known, Mapping):
-                answers.check_given_names(given, known)
-        key = prompting.get("key")
-        if isinstance(key, str) and not key.startswith("_") and source != TEMPLATE_DEFAULTS.get(key):
-            answers.check_given_value(key, source)
+    def check_answers(self, cookiecutter: dict) -> str:
+        """The `__checked` variable: every rule over every answer, before any file exists."""
+        if self.session is not None:
+            self.session.uninstall()
+        found = answers.problems(dict(cookiecutter))
+        if not any(error.answer == "provider_name" for error in found):
+            folder = existing_plugin_folder(self.given, cookiecutter.get("provider_name", ""))
+            found += [folder] if folder else []
+        if found:
+            refuse(found)
+        return "ok"

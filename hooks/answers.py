@@ -1,18 +1,20 @@
 """The rules for template answers, shared by both hooks and the Jinja extension.
 
-Each rule mirrors what the Dify plugin daemon (or the dify_plugin SDK) enforces on the
-generated plugin, so a bad answer stops the bake with one line instead of breaking the
-plugin at install time. Everything here is plain data and pure functions: no I/O.
+Each rule mirrors what the Dify plugin daemon, the dify_plugin SDK or a YAML/TOML reader enforces
+on the generated plugin, so a bad answer stops the bake with one line instead of breaking the
+plugin at install time. `QUESTIONS` is the table of answers: how each is checked and how it is
+asked. Everything here is plain data and pure functions: no I/O.
 Importable on Python 3.9+, since users run cookiecutter with whatever Python they have.
 """
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import json
 import keyword
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -49,8 +51,9 @@ CONFIGURATE_METHODS = {
 }
 IMPLEMENTATIONS = ("openai-compatible", "blank")
 
-YES = {"y", "yes", "true", "1", "on"}
-NO = {"n", "no", "false", "0", "off"}
+# cookiecutter's own yes/no spellings (its YesNoPrompt), in any letter case.
+YES = {"y", "yes", "true", "t", "1", "on"}
+NO = {"n", "no", "false", "f", "0", "off"}
 
 # Daemon rules (manifest.yaml / provider YAML). The daemon's regexes are Go's: ASCII `\d`
 # and `\w`, and `$` is the very end. Python needs re.ASCII and fullmatch() for the same
@@ -61,7 +64,11 @@ UUID_RE = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9
 VERSION_RE = re.compile(r"^\d{1,4}(\.\d{1,4}){2}(-\w{1,16})?$", re.ASCII)
 # The SDK also parses the version with packaging.Version: the suffix must be a PEP 440 tag.
 PEP440_SUFFIX_RE = re.compile(r"^(a|b|c|rc|alpha|beta|pre|preview|dev|post|rev|r)_?\d*$", re.I | re.ASCII)
-CREATED_AT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$", re.ASCII)
+# RFC 3339 as both the SDK (pydantic) and the daemon (Go's time) read it; checked for a real
+# calendar time separately. Nine fraction digits is Go's limit (nanoseconds).
+CREATED_AT_RE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-](\d{2}):(\d{2}))", re.ASCII
+)
 I18N_MAX = 1023
 JINJA_MARKUP = ("{{", "}}", "{%", "%}", "{#", "#}")
 # Characters YAML readers refuse or fold into line breaks (PyYAML and the daemon's Go yaml
@@ -71,6 +78,9 @@ UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\uf
 SHOWN_MAX = 80  # longest value quoted back in an error line
 # Names the generated modules import; a generated class must not shadow them.
 RESERVED_CLASS_NAMES = frozenset({"ModelProvider"})
+# Keys cookiecutter and cruft write into every context themselves (e.g. into a plugin's
+# .cookiecutter.json or .cruft.json). Handing them back, as `--extra-context-file` does, is harmless.
+BOOKKEEPING = frozenset({"_template", "_output_dir", "_repo_dir", "_checkout", "_commit"})
 
 
 def _shown(value: object) -> str:
@@ -133,10 +143,10 @@ class Plan:
         return f"{self.class_prefix}Provider"
 
 
-def slugify(text: str) -> str:
-    """A provider name derived from free text ("Acme AI!" -> "acme_ai"); "" if nothing is left."""
-    slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
-    return slug[:128].rstrip("_")
+def slugify(text: str, separator: str = "_", limit: int = 128) -> str:
+    """A name made of free text ("Acme AI!" -> "acme_ai"); "" if nothing is left."""
+    slug = re.sub(r"[^a-z0-9]+", separator, str(text).lower()).strip(separator)
+    return slug[:limit].rstrip(separator)
 
 
 def class_prefix(provider: str) -> str:
@@ -157,54 +167,25 @@ def class_prefix(provider: str) -> str:
     return prefix
 
 
-def parse_yes_no(answer: str, value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in YES:
-        return True
-    if text in NO:
-        return False
-    raise AnswerError(answer, "must be yes or no", value, f"try {answer}=yes or {answer}=no")
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
 
 
-def parse_model_types(value: str) -> tuple[ModelType, ...]:
-    """Parse the comma-separated form, e.g. "llm, text-embedding"."""
-    names = [part.strip() for part in value.split(",")]
-    known = ",".join(t.name for t in MODEL_TYPES)
-    chosen: list[ModelType] = []
-    for name in names:
-        if not name:
-            raise AnswerError(
-                "model_types", "must be a comma-separated list with no empty items", value, f"e.g. model_types={known}"
-            )
-        model_type = BY_NAME.get(name.lower())
-        if model_type is None:
-            raise AnswerError("model_types", f"has unknown model type {_shown(name)}", value, f"choose from {known}")
-        if model_type in chosen:
-            raise AnswerError("model_types", f"must not list {model_type.name} twice", value, "list each type once")
-        chosen.append(model_type)
-    # Keep Dify's canonical order so output does not depend on how the list was typed.
-    return tuple(t for t in MODEL_TYPES if t in chosen)
+def _yaml_hint(value: object) -> str:
+    """For a value a YAML config file turned into a non-string: how to keep it text."""
+    kinds = {bool: "a boolean", int: "a number", float: "a number", datetime.date: "a date"}
+    for kind, said in kinds.items():
+        if isinstance(value, kind):
+            return f"YAML read it as {said}: put the value in quotes"
+    return "YAML read it as null: put the value in quotes" if value is None else ""
 
 
-def resolve_model_types(answers: Mapping) -> tuple[ModelType, ...]:
-    """A non-empty `model_types` answer wins; otherwise the yes/no answers decide.
+def _closest(value: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(value.strip().lower(), list(options), n=1, cutoff=0.5)
+    return close[0] if close else ""
 
-    Every yes/no answer must still be a yes or a no, even when `model_types` wins.
-    """
-    chosen = tuple(t for t in MODEL_TYPES if parse_yes_no(t.answer, answers.get(t.answer, "no")))
-    listed = _text(answers, "model_types").strip()
-    if listed:
-        return parse_model_types(listed)
-    if not chosen:
-        raise AnswerError(
-            "model_types",
-            "at least one model type must be chosen",
-            "",
-            "answer yes to one with_* question or pass model_types=llm",
-        )
-    return chosen
+
+# --- one rule per answer ---------------------------------------------------------------------
 
 
 def check_no_markup(answer: str, value: object) -> None:
@@ -231,26 +212,9 @@ def check_given_value(answer: str, value: object) -> None:
         )
 
 
-def check_given_names(given: Mapping, known: Iterable[str]) -> None:
-    """Refuse answers the template does not ask for (cookiecutter would silently ignore them)."""
-    public = [name for name in known if not name.startswith("_")]
-    for name, value in given.items():
-        if name in public:
-            continue
-        if str(name).startswith("_"):
-            raise AnswerError(name, "is set by the template and cannot be given", value, "leave it out")
-        close = difflib.get_close_matches(str(name), public, n=1)
-        hint = f"did you mean {close[0]}?" if close else f"the answers are {', '.join(public)}"
-        raise AnswerError(name, "is not an answer of this template", value, hint)
-
-
-def _text(answers: Mapping, key: str) -> str:
-    value = answers.get(key)
-    return "" if value is None else str(value)
-
-
 def _check_i18n(answer: str, value: object, *, required: bool, single_line: bool) -> None:
-    text = "" if value is None else str(value)
+    check_given_value(answer, value)
+    text = _text(value)
     if not text.strip():
         if required:
             example = "Acme AI" if "label" in answer else "Models served by my own server"
@@ -270,59 +234,51 @@ def _check_i18n(answer: str, value: object, *, required: bool, single_line: bool
         )
 
 
-def _check_url(answer: str, value: object, *, required: bool) -> None:
-    text = "" if value is None else str(value).strip()
-    if not text and not required:
-        return
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-    except ValueError:  # e.g. an unbalanced "[" in the host
-        parts, host = None, None
-    if (
-        parts is None
-        or parts.scheme not in ("http", "https")
-        or not host
-        or any(c.isspace() for c in text)
-        or UNSAFE_CHARS.search(text)
-    ):
-        raise AnswerError(answer, "must be an http(s) URL with a host", text, f"try {answer}=https://example.com/docs")
+def check_label(value: object, answers: Mapping) -> None:
+    _check_i18n("provider_label", value, required=True, single_line=True)
 
 
-def validate(answers: Mapping, original: Mapping | None = None, defaults: Mapping | None = None) -> Plan:
-    """Check every answer; return the plan or raise AnswerError for the first bad one.
+def check_label_zh_hans(value: object, answers: Mapping) -> None:
+    _check_i18n("provider_label_zh_hans", value, required=False, single_line=True)
 
-    `answers` are the values as rendered by cookiecutter. `original` holds them as given,
-    before cookiecutter rendered them as Jinja, and `defaults` the template's own values
-    (cookiecutter.json), which may be Jinja on purpose. Any given value with template
-    markup is refused: answers are data and never evaluated.
+
+def check_description(value: object, answers: Mapping) -> None:
+    _check_i18n("description", value, required=True, single_line=False)
+
+
+def check_provider_name(value: object, answers: Mapping) -> None:
+    """The daemon's name pattern, and a valid Python package name for pyproject.toml.
+
+    Values YAML would read as something else (`123`, `true`, `null`, `0x1f`) are fine: the
+    templates quote the name wherever it is written as a YAML or TOML value.
     """
-    defaults = defaults or {}
-    for values in (original or {}, answers):
-        for key, given in values.items():
-            if str(key).startswith("_") or given == defaults.get(key):
-                continue
-            check_given_value(key, given)
-
-    label = _text(answers, "provider_label")
-    _check_i18n("provider_label", label, required=True, single_line=True)
-    _check_i18n("provider_label_zh_hans", answers.get("provider_label_zh_hans"), required=False, single_line=True)
-    _check_i18n("description", answers.get("description"), required=True, single_line=False)
-
-    provider = _text(answers, "provider_name")
-    if not NAME_RE.fullmatch(provider):
-        suggestion = slugify(provider) or slugify(label)
+    check_given_value("provider_name", value)
+    name = _text(value)
+    if not NAME_RE.fullmatch(name):
+        suggestion = slugify(name) or slugify(_text(answers.get("provider_label")))
         hint = (
             f"try provider_name={suggestion}"
             if suggestion
             else "use lowercase letters, digits, _ or -, e.g. provider_name=my_provider"
         )
-        raise AnswerError("provider_name", f"must match {NAME_RE.pattern}", provider, hint)
+        raise AnswerError("provider_name", f"must match {NAME_RE.pattern}", name, hint)
+    if not (name[0].isalnum() and name[-1].isalnum()):
+        # pyproject.toml's [project] name; uv (which the newest daemon runs) refuses any other.
+        trimmed = name.strip("_-")
+        hint = f"try provider_name={trimmed}" if trimmed else "e.g. provider_name=my_provider"
+        raise AnswerError(
+            "provider_name", "must start and end with a letter or digit (a Python package name)", name, hint
+        )
 
-    author = _text(answers, "author")
+
+def check_author(value: object, answers: Mapping) -> None:
+    check_given_value("author", value)
+    author = _text(value)
     if not AUTHOR_RE.fullmatch(author):
-        suggestion = slugify(author)[:64].rstrip("_")
-        if suggestion and not UUID_RE.fullmatch(suggestion) and not _reserved_author(suggestion):
+        suggestion = slugify(author, "-", 64)
+        if _yaml_hint(value):
+            hint = _yaml_hint(value)
+        elif suggestion and not UUID_RE.fullmatch(suggestion) and not _reserved_author(suggestion):
             hint = f"try author={suggestion}"
         else:
             hint = "use your GitHub handle in lowercase"
@@ -337,57 +293,328 @@ def validate(answers: Mapping, original: Mapping | None = None, defaults: Mappin
             "use your GitHub handle",
         )
 
-    version = _text(answers, "version")
+
+def _reserved_author(author: str) -> bool:
+    return "langgenius" in author or "dify" in author
+
+
+def check_version(value: object, answers: Mapping) -> None:
+    check_given_value("version", value)
+    version = _text(value)
     match = VERSION_RE.fullmatch(version)
-    if not match or (match.group(2) and not PEP440_SUFFIX_RE.fullmatch(match.group(2)[1:])):
+    if match and (not match.group(2) or PEP440_SUFFIX_RE.fullmatch(match.group(2)[1:])):
+        return
+    rule = r"must look like 1.2.3 or 1.2.3-beta1 (^\d{1,4}(\.\d{1,4}){2}(-\w{1,16})?$, PEP 440 suffix)"
+    core = re.fullmatch(r"[vV]?(\d{1,4}(?:\.\d{1,4}){0,2})", version.strip(), re.ASCII)
+    if _yaml_hint(value):
+        hint = _yaml_hint(value)
+    elif core:
+        parts = core.group(1).split(".")
+        hint = f"try version={'.'.join(parts + ['0'] * (3 - len(parts)))}"
+    elif match:
+        hint = f"the suffix must be a pre- or post-release tag, e.g. version={match.group(0).split('-')[0]}-beta1"
+    else:
+        hint = "try version=0.0.1"
+    raise AnswerError("version", rule, version, hint)
+
+
+def _url_rule(answer: str, example: str) -> Callable[[object, Mapping], None]:
+    """An optional http(s) URL with a host; a near miss gets the URL it probably means."""
+
+    def check(value: object, answers: Mapping) -> None:
+        check_given_value(answer, value)
+        text = _text(value).strip()
+        if not text:
+            return
+        try:
+            parts = urlsplit(text)
+            host = parts.hostname
+        except ValueError:  # e.g. an unbalanced "[" in the host
+            parts, host = None, None
+        if (
+            parts is not None
+            and parts.scheme in ("http", "https")
+            and host
+            and not any(c.isspace() for c in text)
+            and not UNSAFE_CHARS.search(text)
+        ):
+            return
+        if re.fullmatch(r"[\w.-]+\.[a-z]{2,}(:\d+)?(/\S*)?", text, re.ASCII | re.I):
+            hint = f"try {answer}=https://{text}"  # a host without the scheme
+        elif answer == "repository_url" and re.fullmatch(r"[\w.-]+/[\w.-]+", text, re.ASCII):
+            hint = f"try {answer}=https://github.com/{text}"  # owner/name, as GitHub shows it
+        else:
+            hint = f"e.g. {answer}={example}, or empty"
+        raise AnswerError(answer, "must be an http(s) URL with a host", text, hint)
+
+    return check
+
+
+def parse_yes_no(answer: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _text(value).strip().lower()
+    if text in YES:
+        return True
+    if text in NO:
+        return False
+    raise AnswerError(answer, "must be yes or no", value, f"try {answer}=yes or {answer}=no")
+
+
+def parse_model_types(value: object) -> tuple[ModelType, ...]:
+    """The list form: "llm, text-embedding" on a command line, or a list from a config file."""
+    names = [_text(item).strip() for item in value] if isinstance(value, (list, tuple)) else _text(value).split(",")
+    names = [name.strip() for name in names]
+    known = ",".join(t.name for t in MODEL_TYPES)
+    chosen: list[ModelType] = []
+    for name in names:
+        if not name:
+            raise AnswerError(
+                "model_types", "must be a comma-separated list with no empty items", value, f"e.g. model_types={known}"
+            )
+        check_given_value("model_types", name)
+        model_type = BY_NAME.get(name.lower())
+        if model_type is None:
+            close = _closest(name, BY_NAME)
+            hint = f"did you mean {BY_NAME[close].name}?" if close else f"choose from {known}"
+            raise AnswerError("model_types", f"has unknown model type {_shown(name)}", value, hint)
+        if model_type in chosen:
+            raise AnswerError("model_types", f"must not list {model_type.name} twice", value, "list each type once")
+        chosen.append(model_type)
+    # Keep Dify's canonical order so output does not depend on how the list was typed.
+    return tuple(t for t in MODEL_TYPES if t in chosen)
+
+
+def model_types_listed(value: object) -> bool:
+    """Whether `model_types` was given (a non-empty list or text)."""
+    return bool(value) if isinstance(value, (list, tuple)) else bool(_text(value).strip())
+
+
+def check_model_types(value: object, answers: Mapping) -> None:
+    if model_types_listed(value):
+        parse_model_types(value)
+
+
+def _yes_no_rule(model_type: ModelType) -> Callable[[object, Mapping], None]:
+    def check(value: object, answers: Mapping) -> None:
+        parse_yes_no(model_type.answer, value)
+
+    return check
+
+
+def _choice_rule(answer: str, choices: Iterable[str]) -> Callable[[object, Mapping], None]:
+    options = tuple(choices)
+
+    def check(value: object, answers: Mapping) -> None:
+        check_given_value(answer, value)
+        if _text(value).strip() in options:
+            return
+        close = _closest(_text(value), options)
+        hint = f"did you mean {answer}={close}?" if close else f"try {answer}={options[0]}"
+        raise AnswerError(answer, f"must be one of {', '.join(options)}", value, hint)
+
+    return check
+
+
+def check_created_at(value: object, answers: Mapping) -> None:
+    """An RFC 3339 time that exists on the calendar (the plugin fails to start otherwise)."""
+    check_given_value("created_at", value)
+    text = _text(value)
+    hint = _yaml_hint(value) or "e.g. created_at=2026-01-31T12:00:00Z, or leave it out for the time of the bake"
+    match = CREATED_AT_RE.fullmatch(text)
+    if not match:
+        raise AnswerError("created_at", "must be an RFC 3339 time like 2026-01-31T12:00:00Z", value, hint)
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    try:
+        datetime.datetime(year, month, day, hour, minute, second)
+    except ValueError as error:
+        raise AnswerError("created_at", f"must be a real calendar time ({error})", value, hint) from None
+    offset = match.group(7)
+    if offset is not None and (int(offset) > 23 or int(match.group(8)) > 59):
+        raise AnswerError("created_at", "must have a UTC offset between -23:59 and +23:59", value, hint)
+
+
+# --- the table of answers --------------------------------------------------------------------
+
+TEXT, YES_NO, CHOICE, NOT_ASKED = "text", "yes-no", "choice", "not asked"
+
+
+@dataclass(frozen=True)
+class Question:
+    """How one answer is checked, and how cookiecutter's session asks it.
+
+    `form` is TEXT (typed, re-asked until valid), YES_NO or CHOICE (cookiecutter's own yes/no
+    and numbered-menu prompts, which re-ask by themselves), or NOT_ASKED (the default is kept
+    unless the answer is given on the command line or in a config file).
+    """
+
+    check: Callable[[object, Mapping], None]
+    form: str = TEXT
+    choices: tuple[str, ...] = ()
+
+
+QUESTIONS: dict[str, Question] = {
+    "provider_label": Question(check_label),
+    "provider_name": Question(check_provider_name),
+    "author": Question(check_author),
+    "description": Question(check_description),
+    "help_url": Question(_url_rule("help_url", "https://example.com/docs")),
+    "repository_url": Question(_url_rule("repository_url", "https://github.com/your-org/your-plugin"), NOT_ASKED),
+    "model_types": Question(check_model_types, NOT_ASKED),
+    **{t.answer: Question(_yes_no_rule(t), YES_NO) for t in MODEL_TYPES},
+    "configurate_method": Question(
+        _choice_rule("configurate_method", CONFIGURATE_METHODS), CHOICE, tuple(CONFIGURATE_METHODS)
+    ),
+    "implementation": Question(_choice_rule("implementation", IMPLEMENTATIONS), CHOICE, IMPLEMENTATIONS),
+    "provider_label_zh_hans": Question(check_label_zh_hans, NOT_ASKED),
+    "version": Question(check_version, NOT_ASKED),
+    "created_at": Question(check_created_at, NOT_ASKED),
+}
+
+
+def check_types_chosen(answers: Mapping) -> None:
+    """At least one model type, whichever way the types were chosen."""
+    if model_types_listed(answers.get("model_types")):
+        return
+    if not any(parse_yes_no(t.answer, answers.get(t.answer, "no")) for t in MODEL_TYPES):
         raise AnswerError(
-            "version",
-            r"must look like 1.2.3 or 1.2.3-beta1 (^\d{1,4}(\.\d{1,4}){2}(-\w{1,16})?$, PEP 440 suffix)",
-            version,
-            "try version=0.0.1",
+            "model_types",
+            "at least one model type must be chosen",
+            "",
+            "answer yes to one with_* question or give model_types=llm",
         )
 
-    _check_url("help_url", answers.get("help_url"), required=False)
-    _check_url("repository_url", answers.get("repository_url"), required=False)
 
+# Rules over several answers: (the answers they read, the rule). At the prompt each one runs
+# when the last answer it reads has been given.
+ACROSS: tuple[tuple[tuple[str, ...], Callable[[Mapping], None]], ...] = (
+    (("model_types", *(t.answer for t in MODEL_TYPES)), check_types_chosen),
+)
+
+
+# Answers whose default cookiecutter.json makes from another answer: while that one is bad, an
+# error in a value made from it only repeats the same mistake.
+DERIVED: dict[str, tuple[str, Callable[[object, object], bool]]] = {
+    "provider_name": ("provider_label", lambda value, label: _text(value) == slugify(_text(label))),
+    "description": ("provider_label", lambda value, label: _text(label) in _text(value)),
+}
+
+
+def check_answer(key: str, value: object, answers: Mapping) -> None:
+    """One answer as it is given at the prompt, with the answers given before it."""
+    question = QUESTIONS.get(key)
+    if question is None:
+        return
+    question.check(value, answers)
+    for reads, rule in ACROSS:
+        if reads[-1] == key:
+            rule({**answers, key: value})
+
+
+def problems(answers: Mapping, *, derived: bool = True) -> list[AnswerError]:
+    """Every bad answer, one error each, in question order.
+
+    With `derived`, values may have been made from other answers by cookiecutter.json (as after
+    rendering): an error that only repeats a bad label is left out. Without, all were given.
+    """
+    found: dict[str, AnswerError] = {}
+    for key, question in QUESTIONS.items():
+        if key in answers:
+            try:
+                question.check(answers[key], answers)
+            except AnswerError as error:
+                found[key] = error
+    for reads, rule in ACROSS:
+        if not any(key in found for key in reads):
+            try:
+                rule(answers)
+            except AnswerError as error:
+                found.setdefault(error.answer, error)
+    for key, (source, made_from) in DERIVED.items() if derived else ():
+        if key in found and source in found and made_from(answers.get(key), answers.get(source)):
+            del found[key]
+    return list(found.values())
+
+
+def unknown_names(given: Mapping, known: Iterable[str], *, typos_only: bool = False) -> list[AnswerError]:
+    """Answers the template does not ask for (cookiecutter would silently ignore them).
+
+    With `typos_only` (a config file's `default_context`, which every template reads) only
+    names close to one of this template's answers are refused; the rest belong to other
+    templates.
+    """
+    known = list(known)
+    public = [name for name in known if not name.startswith("_")]
+    errors = []
+    for name, value in given.items():
+        name = str(name)
+        if name in public or name in BOOKKEEPING:
+            continue
+        close = difflib.get_close_matches(name.lower(), public, n=1, cutoff=0.8 if typos_only else 0.6)
+        if typos_only and not close:
+            continue
+        if name in known:
+            errors.append(AnswerError(name, "is set by the template and cannot be given", value, "leave it out"))
+            continue
+        hint = f"did you mean {close[0]}?" if close else f"the answers are {', '.join(public)}"
+        errors.append(AnswerError(name, "is not an answer of this template", value, hint))
+    return errors
+
+
+def conflicts(given: Mapping, defaults: Mapping) -> list[AnswerError]:
+    """A with_* answer changed from its default next to model_types must agree with the list.
+
+    The answers a plugin records (`.cookiecutter.json`, cruft's `.cruft.json`) hold the list and
+    the with_* defaults together; giving them back is not a contradiction.
+    """
+    if not model_types_listed(given.get("model_types")):
+        return []
+    try:
+        listed = parse_model_types(given["model_types"])
+    except AnswerError:
+        return []
+    errors = []
+    for model_type in MODEL_TYPES:
+        if model_type.answer in given:
+            try:
+                chosen = parse_yes_no(model_type.answer, given[model_type.answer])
+                changed = chosen != parse_yes_no(model_type.answer, defaults.get(model_type.answer))
+            except AnswerError:
+                continue
+            if changed and chosen != (model_type in listed):
+                errors.append(
+                    AnswerError(
+                        model_type.answer,
+                        "contradicts model_types",
+                        given[model_type.answer],
+                        "give the types one way: model_types or the with_* answers",
+                    )
+                )
+    return errors
+
+
+def resolve_model_types(answers: Mapping) -> tuple[ModelType, ...]:
+    """A non-empty `model_types` answer wins; otherwise the yes/no answers decide."""
+    if model_types_listed(answers.get("model_types")):
+        return parse_model_types(answers["model_types"])
+    return tuple(t for t in MODEL_TYPES if parse_yes_no(t.answer, answers.get(t.answer, "no")))
+
+
+def validate(answers: Mapping) -> Plan:
+    """Check every answer; return the plan, or raise the first AnswerError."""
+    found = problems(answers)
+    if found:
+        raise found[0]
+    provider = _text(answers.get("provider_name"))
     types = resolve_model_types(answers)
-
-    method = _text(answers, "configurate_method").strip()
-    if method not in CONFIGURATE_METHODS:
-        raise AnswerError(
-            "configurate_method",
-            f"must be one of {', '.join(CONFIGURATE_METHODS)}",
-            method,
-            "try configurate_method=customizable-model",
-        )
-
-    implementation = _text(answers, "implementation").strip()
-    if implementation not in IMPLEMENTATIONS:
-        raise AnswerError(
-            "implementation",
-            f"must be one of {', '.join(IMPLEMENTATIONS)}",
-            implementation,
-            "try implementation=openai-compatible",
-        )
-
-    created_at = answers.get("created_at")
-    if created_at is not None and not CREATED_AT_RE.fullmatch(str(created_at)):
-        raise AnswerError(
-            "created_at", "must be an RFC 3339 time", created_at, "try created_at=2026-01-31T12:00:00Z or leave it out"
-        )
-
     return Plan(
         provider=provider,
         class_prefix=class_prefix(provider),
         types=types,
-        methods=CONFIGURATE_METHODS[method],
-        implementation=implementation,
+        methods=CONFIGURATE_METHODS[_text(answers.get("configurate_method")).strip()],
+        implementation=_text(answers.get("implementation")).strip(),
         unchosen=tuple(t for t in MODEL_TYPES if t not in types),
     )
-
-
-def _reserved_author(author: str) -> bool:
-    return "langgenius" in author or "dify" in author
 
 
 # What the post-generation hook removes, as data. Paths are relative to the plugin root;

@@ -9,6 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # a cached answers.py could belong to another template commit (cruft)
 CONTEXT = json.loads(r'''{{ cookiecutter | tojson }}''')
 
 sys.path.insert(0, json.loads(r'''{{ hooks_dir | tojson }}'''))

@@ -100,14 +100,27 @@ def registration(python: str | Path, plugin: Path, env: dict[str, str]) -> dict:
         env=env | {"INSTALL_METHOD": "local"},
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         first_line = process.stdout.readline()
     finally:
         process.kill()
-        process.wait(timeout=10)
+        _, stderr = process.communicate(timeout=30)
+    assert first_line, f"{plugin.name} did not start: {stderr.decode(errors='replace')[-2000:]}"
     return json.loads(first_line)
+
+
+def run_plugin_tests(plugin: Path, *args: str) -> subprocess.CompletedProcess:
+    """The baked plugin's own pytest, offline, as its author runs it (none of this suite's pytest plugins)."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", *args],
+        cwd=plugin,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=offline_env(),
+    )
 
 
 def offline_env() -> dict[str, str]:

@@ -1,8 +1,10 @@
 """The answer rules (hooks/answers.py): unit tests, and properties over hostile free text."""
 
 import ast
+import datetime
 import json
 import keyword
+import re
 import tempfile
 import tomllib
 import unicodedata
@@ -16,7 +18,7 @@ from hypothesis import strategies as st
 from test_cli import config_file, cookiecutter_api  # noqa: F401  (config_file is a fixture)
 
 from hooks import answers
-from local_extensions import quoted
+from local_extensions import as_provider_name, quoted
 
 GOOD = {
     "provider_label": "Acme AI",
@@ -111,7 +113,7 @@ NAMES = st.one_of(
 )
 
 
-@given(NAMES)
+@given(NAMES.filter(lambda name: name[0].isalnum() and name[-1].isalnum()))
 def test_every_accepted_provider_name_gives_valid_class_names(provider):
     assert answers.NAME_RE.fullmatch(provider)
     plan = answers.validate(GOOD | {"provider_name": provider, "model_types": "llm,rerank,tts"})
@@ -152,6 +154,11 @@ def test_empty_model_types_leaves_the_choice_to_the_yes_no_answers(blank):
 
 def test_model_types_are_put_in_dify_order_and_accept_folder_and_upper_case_spellings():
     assert type_names(model_types="rerank, LLM ,text_embedding") == ["llm", "text-embedding", "rerank"]
+
+
+def test_a_list_of_model_types_from_a_config_file_is_the_same_as_the_comma_form():
+    assert type_names(model_types=["tts", "LLM"]) == type_names(model_types="tts,llm") == ["llm", "tts"]
+    assert "twice" in str(refused(model_types=["llm", "llm"]))
 
 
 def test_yes_no_values_from_a_yaml_user_config_are_booleans_and_accepted():
@@ -211,35 +218,81 @@ def test_good_versions_are_accepted(version):
 # --- markup, unknown answers, one-line errors -----------------------------------------------
 
 
-def test_markup_in_the_value_as_given_is_refused_even_if_it_rendered_clean():
-    with pytest.raises(answers.AnswerError) as caught:
-        answers.validate(GOOD | {"provider_label": "49"}, original={"provider_label": "{{ 7*7 }}"})
-    assert caught.value.answer == "provider_label" and "Jinja markup" in str(caught.value)
-
-
-def test_the_templates_own_jinja_defaults_are_not_mistaken_for_answers():
-    derived = "{{ cookiecutter.provider_label | slugify }}"
-    plan = answers.validate(GOOD, original={"provider_name": derived}, defaults={"provider_name": derived})
-    assert plan.provider == "acme"
-
-
-def test_a_carriage_return_as_given_is_refused_before_rendering_turns_it_into_a_newline():
+def test_markup_and_carriage_returns_in_a_given_value_are_refused():
+    assert "Jinja markup" in str(refused(provider_label="Acme {{ 7*7 }}"))
     with pytest.raises(answers.AnswerError) as caught:
         answers.check_given_value("description", "one\r\ntwo")
     assert "U+000D" in str(caught.value)
 
 
 def test_unknown_answer_gets_the_closest_known_name():
-    with pytest.raises(answers.AnswerError) as caught:
-        answers.check_given_names({"providr_name": "acme"}, list(GOOD))
-    assert str(caught.value).startswith("providr_name: is not an answer of this template")
-    assert str(caught.value).endswith("did you mean provider_name?")
+    (error,) = answers.unknown_names({"providr_name": "acme"}, list(GOOD))
+    assert str(error).startswith("providr_name: is not an answer of this template")
+    assert str(error).endswith("did you mean provider_name?")
 
 
-def test_private_variables_cannot_be_given():
+def test_private_variables_cannot_be_given_but_cookiecutters_own_records_may_come_back():
+    known = [*GOOD, "__checked", "_extensions"]
+    (error,) = answers.unknown_names({"__checked": "ok", "_template": "gh:x/y", "_commit": "abc"}, known)
+    assert "is set by the template" in str(error)
+
+
+def test_a_config_file_may_hold_answers_of_other_templates_but_not_typos_of_ours():
+    shared = {"full_name": "Ana", "email": "a@example.com", "project_name": "x", "modle_types": "llm"}
+    errors = answers.unknown_names(shared, list(GOOD), typos_only=True)
+    assert [error.answer for error in errors] == ["modle_types"]
+
+
+def test_with_answers_changed_next_to_model_types_must_agree_with_the_list():
+    defaults = {t.answer: "no" for t in answers.MODEL_TYPES} | {"with_llm": "yes"}
+    assert answers.conflicts({"model_types": "llm,tts", "with_tts": "yes", "with_llm": True}, defaults) == []
+    (error,) = answers.conflicts({"model_types": ["llm"], "with_rerank": "y"}, defaults)
+    assert str(error).startswith('with_rerank: contradicts model_types (got "y")')
+    # A plugin's record holds the list next to the with_* defaults: that is no contradiction.
+    assert answers.conflicts({"model_types": "tts", **defaults}, defaults) == []
+
+
+def test_every_bad_answer_is_listed_once_in_question_order():
+    found = answers.problems(GOOD | {"version": "1.0", "author": "A B", "provider_name": "X", "with_tts": "?"})
+    assert [error.answer for error in found] == ["provider_name", "author", "with_tts", "version"]
+
+
+def test_a_value_made_from_a_bad_label_does_not_repeat_its_error():
+    label = "x" * 1024
+    found = answers.problems(GOOD | {"provider_label": label, "description": f"Models on {label}."})
+    assert [error.answer for error in found] == ["provider_label"]
+
+
+def test_at_the_prompt_the_last_type_question_checks_that_one_type_was_chosen():
+    so_far = {"model_types": "", **{t.answer: "no" for t in answers.MODEL_TYPES[:-1]}}
+    answers.check_answer("with_tts", "no", so_far)  # not the last one: no verdict yet
     with pytest.raises(answers.AnswerError) as caught:
-        answers.check_given_names({"__checked": "ok"}, [*GOOD, "__checked"])
-    assert "is set by the template" in str(caught.value)
+        answers.check_answer("with_moderation", "no", so_far)
+    assert "at least one model type must be chosen" in str(caught.value)
+    answers.check_answer("with_moderation", "yes", so_far)
+
+
+@pytest.mark.parametrize(
+    ("answer", "value", "hint"),
+    [
+        ("version", "1.0", "try version=1.0.0"),
+        ("version", "v2", "try version=2.0.0"),
+        ("version", "1.2.3-foo", "the suffix must be a pre- or post-release tag, e.g. version=1.2.3-beta1"),
+        ("version", "latest", "try version=0.0.1"),
+        ("help_url", "docs.acme.example/setup", "try help_url=https://docs.acme.example/setup"),
+        ("help_url", "see the docs", "e.g. help_url=https://example.com/docs, or empty"),
+        ("configurate_method", "predefined", "did you mean configurate_method=predefined-model?"),
+        ("configurate_method", "custom", "did you mean configurate_method=customizable-model?"),
+        ("configurate_method", "xyz", "try configurate_method=customizable-model"),
+        ("implementation", "stubs", "try implementation=openai-compatible"),
+        ("model_types", "llm,embeddings", "did you mean text-embedding?"),
+        ("author", "Ana Müller", "try author=ana-m-ller"),
+        ("author", True, "YAML read it as a boolean: put the value in quotes"),
+        ("provider_name", "-acme-", "try provider_name=acme"),
+    ],
+)
+def test_hints_fit_the_value_given(answer, value, hint):
+    assert str(refused(**{answer: value})).endswith(f"; {hint}")
 
 
 @given(answer=st.text(min_size=1), value=st.one_of(st.text(), st.integers(), st.none(), st.booleans()))
@@ -252,10 +305,77 @@ def test_the_templates_defaults_pass_every_rule():
     defaults = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
     given = {k: v for k, v in defaults.items() if not k.startswith("_")}
     # These defaults are Jinja on purpose; cookiecutter renders them before any rule runs.
+    label = given["provider_label"]
     given["created_at"] = "2026-01-31T12:00:00Z"
-    given["description"] = given["description"].replace("{{ cookiecutter.provider_label }}", given["provider_label"])
+    given["description"] = given["description"].replace("{{ cookiecutter.provider_label }}", label)
+    assert given["provider_name"] == "{{ cookiecutter.provider_label | as_provider_name }}"
+    given["provider_name"] = as_provider_name(label)
     plan = answers.validate(given)
     assert plan.provider == "xinference" and plan.type_names == ["llm", "text-embedding", "rerank"]
+
+
+def test_every_question_has_a_rule_and_every_rule_a_question():
+    defaults = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
+    assert sorted(key for key in defaults if not key.startswith("_")) == sorted(answers.QUESTIONS)
+    for key, question in answers.QUESTIONS.items():
+        if question.form == answers.CHOICE:
+            assert defaults[key] == question.choices[0], f"{key}: the default is the menu's first entry"
+        if question.form == answers.YES_NO:
+            assert defaults[key] in ("yes", "no"), key
+
+
+# --- what YAML readers make of accepted answers ------------------------------------------------
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(NAMES)
+def test_every_accepted_name_or_author_reads_back_from_the_quoted_yaml_exactly(name):
+    try:
+        answers.check_provider_name(name, {})
+    except answers.AnswerError:
+        assert not (name[0].isalnum() and name[-1].isalnum())
+        return
+    assert yaml.safe_load(f"name: {quoted(name)}\nauthor: {quoted(name[:64])}\n") == {
+        "name": name,
+        "author": name[:64],
+    }
+
+
+TIMES = st.builds(
+    "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}{}{}".format,
+    st.integers(0, 9999),
+    st.integers(0, 13),
+    st.integers(0, 32),
+    st.integers(0, 25),
+    st.integers(0, 61),
+    st.integers(0, 61),
+    st.sampled_from(["", ".5", ".123456", ".123456789"]),
+    st.one_of(
+        st.just("Z"),
+        st.builds("{}{:02d}:{:02d}".format, st.sampled_from("+-"), st.integers(0, 99), st.integers(0, 99)),
+    ),
+)
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(TIMES)
+def test_every_accepted_created_at_is_read_by_yaml_as_that_very_time(created_at):
+    """PyYAML (the SDK's reader) turns the unquoted manifest value into a datetime, or the plugin fails to start."""
+    try:
+        loaded = yaml.safe_load(f"created_at: {created_at}")["created_at"]
+        readable = isinstance(loaded, datetime.datetime)
+    except ValueError:
+        readable = False
+    try:
+        answers.check_created_at(created_at, {})
+    except answers.AnswerError:
+        event("refused" + (" (YAML reads it; outside RFC 3339)" if readable else ""))
+        return
+    event("accepted")
+    assert readable, created_at
+    # PyYAML keeps microseconds; Python's own RFC 3339 reader must agree on the instant.
+    expected = datetime.datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", created_at))
+    assert loaded == expected
 
 
 def test_answers_module_parses_as_python_3_9():
@@ -361,8 +481,8 @@ def test_baked_label_and_description_read_back_exactly_or_are_refused_in_one_lin
         if bad:
             assert done.returncode == 1, (label, description)
             assert done.stdout == ""
-            assert len(done.stderr.splitlines()) == 1, done.stderr
-            assert done.stderr.startswith(tuple(f"error: {name}: " for name in bad)), done.stderr
+            named = [line.split(":")[1].strip() for line in done.stderr.splitlines()]
+            assert named == bad, done.stderr  # one line per bad answer, in question order
             assert list(out.iterdir()) == []
             return
         assert done.returncode == 0, done.stderr

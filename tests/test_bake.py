@@ -1,13 +1,14 @@
 """Every answer set bakes a complete plugin that the dify_plugin runtime accepts as-is."""
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ANSWER_SETS, SIX, offline_env, registration
+from conftest import ANSWER_SETS, SIX, offline_env, registration, run_plugin_tests
 
 FOLDER = {t: t.replace("-", "_") for t in SIX}
 
@@ -127,3 +128,21 @@ def test_plugin_process_starts_and_registers_over_stdio(case):
     registered = registration(sys.executable, plugin, offline_env())
     assert registered["name"] == answers.provider
     assert registered["plugins"]["models"] == [f"provider/{answers.provider}.yaml"]
+
+
+def test_blank_provider_check_is_an_expected_failure_until_filled_in(bake, tmp_path):
+    plugin = tmp_path / "plugin"
+    shutil.copytree(bake("blank-default"), plugin)
+    source = plugin / "provider" / "xinference.py"
+
+    def provider_test_outcome() -> str:
+        return run_plugin_tests(plugin, "-rxX", "tests/test_provider.py").stdout.strip().splitlines()[-1]
+
+    assert re.fullmatch(r"=* ?1 xfailed in .*", provider_test_outcome())
+    filled_in = source.read_text(encoding="utf-8").replace(
+        '        raise not_implemented("validate_provider_credentials", __file__)',
+        "        raise CredentialsValidateFailedError(f\"cannot reach {credentials['server_url']}\")",
+    )
+    filled_in = "from dify_plugin.errors.model import CredentialsValidateFailedError\n" + filled_in
+    source.write_text(filled_in, encoding="utf-8")
+    assert re.fullmatch(r"=* ?1 passed in .*", provider_test_outcome())

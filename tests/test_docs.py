@@ -1,10 +1,15 @@
-"""The user guide stays true to the template: every answer documented, every link alive."""
+"""The user guide stays true to the template: every answer documented, every link alive, every command runnable."""
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import TEMPLATE
 
 DOCS = TEMPLATE / "docs"
@@ -50,9 +55,20 @@ def test_each_answer_states_its_current_default(key):
     text = sections(answers_page()).get(key, "")
     default = CONTEXT[key]
     expected = "**Default:** empty" if default == "" else f"**Default:** `{default}`"
+    if key in ASKED_IN_A_MENU_OR_NOT_AT_ALL:
+        assert ASKED_IN_A_MENU_OR_NOT_AT_ALL[key] in text, f"{key}: say how it is asked"
     first_line = text.strip().splitlines()[0] if text.strip() else ""
     assert first_line == expected, f"{key}: docs say {first_line!r}, cookiecutter.json has {default!r}"
     assert len(text.split()) >= 12, f"{key}: say what the answer changes"
+
+
+ASKED_IN_A_MENU_OR_NOT_AT_ALL = {
+    "model_types": "Not asked",
+    "repository_url": "Not asked",
+    "provider_label_zh_hans": "Not asked",
+    "version": "Not asked",
+    "created_at": "Not asked",
+}
 
 
 def test_answers_page_lists_exactly_the_template_set_keys():
@@ -72,3 +88,161 @@ def test_relative_links_and_anchors_resolve(page: Path):
         if fragment:
             headings = re.findall(r"^#{1,6} (.+)$", linked.read_text(encoding="utf-8"), flags=re.MULTILINE)
             assert fragment in {anchor(h) for h in headings}, f"{page.name}: no heading for #{fragment} in {path}"
+
+
+# --- every shell command in the docs, run as written -------------------------------------------------
+
+BASH_BLOCK = re.compile(r"^```bash\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+# A YAML block whose first line is "# <file name>" is a file the reader writes.
+FILE_BLOCK = re.compile(r"^```yaml\n# (\S+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+# Commands that need something no test machine has; every other command in a bash block runs.
+NEEDS_OUTSIDE = {
+    "dify ": "the dify CLI and a Dify to install into",
+    "docker ": "a Dify installation",
+    "curl ": "a running model server",
+    "git push": "a remote repository",
+    "python -m main": "a Dify to debug against",
+    "python tests/fake_server.py": "runs until stopped, in a second terminal",
+    "bash tests/run.sh": "is this test suite",
+    "bash benchmarks/run.sh": "takes minutes; benchmarks are not tests",
+    "git add --renormalize": "repairs a checkout that has the problem",
+}
+# What a reader types at the prompts, where a page has them bake interactively.
+TYPED = {
+    "docs/index.md": [""] * 13,
+    "docs/non-interactive.md": [""],  # --replay asks whether to download the template again
+    # The workshop's attendee: her own display name, and the mistakes the page asks for on purpose.
+    "docs/workshop.md": ["Xinference (Ana)", "My Plugin", "", "ana-b", "", "", "maybe", *[""] * 6, "7", "", ""],
+}
+PAGES_WITH_COMMANDS = [
+    "README.md",
+    "docs/index.md",
+    "docs/non-interactive.md",
+    "docs/workshop.md",
+    "docs/adapting.md",
+    "docs/troubleshooting.md",
+]
+HOSTED = "your-org/cookiecutter-dify-model-plugin"
+PIP_CACHE = os.environ.get("PIP_CACHE_DIR") or os.path.join(
+    os.path.expanduser("~"), ".cache", "pip"
+)  # the docs' placeholder for the template's home
+
+
+def commands(block: str) -> list[str]:
+    """The block's commands, continuation lines joined."""
+    return [line for line in block.replace("\\\n", "").splitlines() if line.strip()]
+
+
+def outside(command: str) -> str | None:
+    return next((reason for need, reason in NEEDS_OUTSIDE.items() if need in command), None)
+
+
+def test_every_documented_page_with_commands_is_run():
+    pages = [p.relative_to(TEMPLATE).as_posix() for p in PAGES if BASH_BLOCK.search(p.read_text(encoding="utf-8"))]
+    assert sorted(pages) == sorted([*PAGES_WITH_COMMANDS, "docs/performance.md"])
+    for page in PAGES_WITH_COMMANDS:
+        text = (TEMPLATE / page).read_text(encoding="utf-8")
+        assert "gh:<" not in text and "<org>" not in text, f"{page}: `<` and `>` are redirections in a shell"
+
+
+@pytest.fixture(scope="module")
+def hosted(tmp_path_factory) -> dict[str, str]:
+    """The environment of a reader's machine: the template on "GitHub", Python 3.12, cookiecutter and cruft.
+
+    git serves https://github.com/your-org/... from a local bare repository (tag v1.2.0 stands
+    for a release); `python3.12` is this Python; cookiecutter and cruft are those of the suite.
+    """
+    root = tmp_path_factory.mktemp("reader")
+    work = root / "work"
+    shutil.copytree(TEMPLATE, work, ignore=shutil.ignore_patterns(".git", ".venv*", "build", "__pycache__", ".*cache"))
+    gitconfig = root / "gitconfig"
+    gitconfig.write_text(
+        f"[user]\n\tname = Reader\n\temail = reader@example.invalid\n[init]\n\tdefaultBranch = main\n"
+        f'[url "{(root / "github").as_uri()}/"]\n\tinsteadOf = https://github.com/\n',
+        encoding="utf-8",
+    )
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3.12").symlink_to(getattr(sys, "_base_executable", sys.executable))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "COOKIECUTTER", "VIRTUAL_ENV"))}
+    env |= {
+        "GIT_CONFIG_GLOBAL": str(gitconfig),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "PATH": os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), env["PATH"]]),
+        "PYTHONIOENCODING": "utf-8",
+    }
+    bare = root / "github" / f"{HOSTED}.git"
+
+    def git(*args: str, cwd: Path = work) -> None:
+        subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, timeout=120)
+
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "template")
+    git("tag", "v1.2.0")
+    git("clone", "-q", "--bare", str(work), str(bare), cwd=root)
+    bare.with_suffix("").symlink_to(bare.name)  # cruft takes the URL without ".git"
+    return env | {"READER_ROOT": str(root)}
+
+
+def run_page(page: str, env: dict[str, str], cwd: Path) -> list[str]:
+    """Run the page's commands block by block, as a reader in one terminal would; return what was skipped."""
+    text = (TEMPLATE / page).read_text(encoding="utf-8")
+    events = sorted(
+        [(m.start(), "file", m.groups()) for m in FILE_BLOCK.finditer(text)]
+        + [(m.start(), "bash", m.group(1)) for m in BASH_BLOCK.finditer(text)]
+    )
+    skipped = []
+    for _, kind, content in events:
+        if kind == "file":
+            name, body = content
+            (cwd / name).write_text(f"# {name}\n{body}", encoding="utf-8")
+            continue
+        script = []
+        for command in commands(content):
+            reason = outside(command)
+            script.append(f": skipped: {reason}" if reason else command)
+            skipped += [command] if reason else []
+        interactive = any(c.startswith("cookiecutter ") and "--no-input" not in c for c in script)
+        done = subprocess.run(
+            ["bash", "-e", "-o", "pipefail", "-c", "\n".join(script)],
+            cwd=cwd,
+            env=env,
+            input="".join(f"{line}\n" for line in TYPED[page]) if interactive else "",
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert done.returncode == 0, (
+            f"{page}: this block failed:\n{content}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+        )
+    return skipped
+
+
+@pytest.mark.parametrize("page", PAGES_WITH_COMMANDS)
+def test_the_commands_of_each_page_run_as_written(page, hosted, tmp_path):
+    """Each page on a machine of its own: cookiecutter has not cloned the template there yet."""
+    config = tmp_path / "cookiecutter.yaml"
+    config.write_text(
+        yaml.safe_dump({"cookiecutters_dir": str(tmp_path / "cc"), "replay_dir": str(tmp_path / "replay")}),
+        encoding="utf-8",
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    # A fresh machine: nothing of the reader's written to the real home (pip's cache excepted).
+    hosted = hosted | {"COOKIECUTTER_CONFIG": str(config), "HOME": str(home), "PIP_CACHE_DIR": PIP_CACHE}
+    tmp_path = home
+    if page == "README.md":
+        cwd = tmp_path / "checkout"  # the README's commands run in a clone of the template
+        subprocess.run(
+            ["git", "clone", "-q", f"https://github.com/{HOSTED}", str(cwd)], env=hosted, check=True, timeout=120
+        )
+    else:
+        cwd = tmp_path
+    skipped = run_page(page, hosted, cwd)
+    if page == "README.md":
+        run_page(page, hosted, cwd)  # twice: the bake commands must work again on the same checkout
+        assert (cwd / "build" / "xinference" / "manifest.yaml").is_file()
+    if page == "docs/workshop.md":
+        assert (cwd / "xinference_ana" / ".venv").is_dir(), "the workshop's tests ran in the attendee's plugin"
+    print(f"{page}: skipped {skipped}")

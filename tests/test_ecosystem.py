@@ -18,6 +18,8 @@ import pytest
 import yaml
 from conftest import TEMPLATE
 
+from hooks.answers import slugify
+
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="cruft and --checkout need git")
 
 BIN = Path(sys.executable).parent
@@ -32,7 +34,10 @@ def expected_record(given: dict[str, str] | None = None) -> dict[str, str]:
     """The answers record a bake with `given` must write (the description default names the label)."""
     answers = DEFAULTS | (given or {})
     label = answers["provider_label"]
-    return answers | {"description": answers["description"].replace("{{ cookiecutter.provider_label }}", label)}
+    made = {"description": answers["description"].replace("{{ cookiecutter.provider_label }}", label)}
+    if "{{" in answers["provider_name"]:  # the default is the label as a name
+        made["provider_name"] = slugify(label)
+    return answers | made
 
 
 IGNORED = shutil.ignore_patterns(
@@ -295,6 +300,6 @@ def test_a_repository_answer_that_is_no_url_is_refused_in_one_line(workspace, tm
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
         'error: repository_url: must be an http(s) URL with a host (got "acme/x"); '
-        "try repository_url=https://example.com/docs"
+        "try repository_url=https://github.com/acme/x"
     ]
     assert list(tmp_path.iterdir()) == []
