@@ -11,8 +11,9 @@
 every kind of failure, exit status 1 on any failure, and never an API key in its output.
 
 A few tests run the command in a subprocess, exactly as its user does. The others call its
-`main()` with the plugin process this suite already runs: the same requests over the same stdio
-runtime, without starting the plugin again for every case.
+`main()` with one plugin process started for this module: the same requests over the same stdio
+runtime, without starting the plugin again for every case (and apart from the suite's shared
+plugin, whose output other tests inspect).
 """
 
 import io
@@ -22,6 +23,7 @@ import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import check_server
@@ -60,6 +62,13 @@ def check(*args: str, env: dict[str, str] | None = None, limit: float = 120) -> 
         text=True,
         timeout=limit,
     )
+
+
+@pytest.fixture(scope="module")
+def check_plugin() -> Iterator[PluginProcess]:
+    running = PluginProcess()
+    yield running
+    running.stop()
 
 
 def check_in(plugin: PluginProcess, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -117,10 +126,10 @@ def test_the_api_key_is_sent_to_the_server_and_never_printed(server):
     assert {r["authorization"] for r in server.requests()} == {f"Bearer {API_KEY}"}
 
 
-def test_a_password_in_the_server_url_is_never_printed(server, plugin):
+def test_a_password_in_the_server_url_is_never_printed(server, check_plugin):
     secret_url = server.url.replace("http://", "http://me:pass-word-42@")
 
-    status, output = check_in(plugin, "--server-url", secret_url, f"--{FIRST}", "no-such-model", "-v")
+    status, output = check_in(check_plugin, "--server-url", secret_url, f"--{FIRST}", "no-such-model", "-v")
 
     assert status == 1
     assert "pass-word-42" not in output
@@ -211,10 +220,10 @@ SERVER_WIDE = {"no api key", "wrong api key", "connection refused", "unknown hos
 
 
 @pytest.mark.parametrize("case", FAILURES)
-def test_each_kind_of_failure_prints_its_fix_and_exits_1(server, plugin, case):
+def test_each_kind_of_failure_prints_its_fix_and_exits_1(server, check_plugin, case):
     args, env, fix = spoil(case, server)
 
-    status, output = check_in(plugin, *args, env=env)
+    status, output = check_in(check_plugin, *args, env=env)
 
     assert status == 1, output
     failed = [row for row in rows(output) if row["status"] == "FAIL"]
@@ -228,8 +237,8 @@ def test_each_kind_of_failure_prints_its_fix_and_exits_1(server, plugin, case):
         assert "Models not checked: the server must pass the provider check first (1 given)." in output
 
 
-def test_without_models_it_checks_the_server_and_lists_what_it_runs(server, plugin):
-    status, output = check_in(plugin, "--server-url", server.url)
+def test_without_models_it_checks_the_server_and_lists_what_it_runs(server, check_plugin):
+    status, output = check_in(check_plugin, "--server-url", server.url)
 
     assert status == 0, output
     assert [row["type"] for row in rows(output)] == ["provider"]
@@ -310,7 +319,7 @@ def test_a_missing_server_url_names_the_flag_and_the_variable(capsys):
     )
 
 
-def test_credentials_come_from_files_and_the_environment_like_the_dify_form(server, plugin, tmp_path):
+def test_credentials_come_from_files_and_the_environment_like_the_dify_form(server, check_plugin, tmp_path):
     server.control("config", {"api_key": API_KEY})
     form = tmp_path / "credentials.json"
     form.write_text(json.dumps({"server_url": server.url, "api_key": API_KEY, "request_timeout": "7"}))
@@ -318,10 +327,10 @@ def test_credentials_come_from_files_and_the_environment_like_the_dify_form(serv
     key_file.write_text(API_KEY + "\n")
     env = {"MODEL_SERVER_URL": server.url, "MODEL_SERVER_API_KEY": API_KEY}
 
-    from_form = check_in(plugin, "--credentials", str(form), f"--{FIRST}", UID[FIRST])
-    from_env = check_in(plugin, f"--{FIRST}", UID[FIRST], env=env)
+    from_form = check_in(check_plugin, "--credentials", str(form), f"--{FIRST}", UID[FIRST])
+    from_env = check_in(check_plugin, f"--{FIRST}", UID[FIRST], env=env)
     key_args = ["--api-key-file", str(key_file)]
-    from_key_file = check_in(plugin, "--url", server.url, f"--{FIRST}", UID[FIRST], *key_args)
+    from_key_file = check_in(check_plugin, "--url", server.url, f"--{FIRST}", UID[FIRST], *key_args)
 
     for status, output in (from_form, from_env, from_key_file):
         assert status == 0, output
