@@ -19,7 +19,7 @@ from dify_plugin.errors.model import (
 )
 from fake_server import vector
 
-from models.common import estimate_tokens
+from models.common import SPECIAL_TOKENS, estimate_tokens
 from models.text_embedding.text_embedding import {{ plan.class_name("text-embedding") }}
 
 EMBEDDINGS = "/v1/embeddings"
@@ -86,15 +86,16 @@ def test_embedding_preserves_order(embedder, server, credentials):
     assert result.embeddings == [vector(text) for text in texts]
 
 
-def test_embedding_truncates_long_input(embedder, server, credentials):
+def test_embedding_truncates_long_input_leaving_room_for_special_tokens(embedder, server, credentials):
     long_text = "word " * 100  # about 125 tokens
-    given = credentials(UID, context_size="8")
+    given = credentials(UID, context_size="10")
 
     embed(embedder, given, [long_text, "short"])
 
     [[sent_long, sent_short]] = sent_inputs(server)
     assert long_text.startswith(sent_long)
-    assert estimate_tokens(sent_long) <= 8 < estimate_tokens(sent_long + long_text[len(sent_long)])
+    room = 10 - SPECIAL_TOKENS
+    assert estimate_tokens(sent_long) <= room < estimate_tokens(sent_long + long_text[len(sent_long)])
     assert sent_short == "short"
 
 
@@ -102,10 +103,10 @@ def test_embedding_truncation_never_cuts_inside_a_character(embedder, server, cr
     pairs = "\ud83d\ude00" * 20  # an emoji as a UTF-16 surrogate pair, twenty times
     lone = "ok \ud83d"  # half a pair: cannot be sent as UTF-8 as it is
 
-    embed(embedder, credentials(UID, context_size="5"), [pairs, lone])
+    embed(embedder, credentials(UID, context_size="7"), [pairs, lone])
 
     [[sent_pairs, sent_lone]] = sent_inputs(server)
-    assert sent_pairs == "\U0001f600" * 5
+    assert sent_pairs == "\U0001f600" * (7 - SPECIAL_TOKENS)
     assert sent_lone == "ok \ufffd"
 
 
@@ -129,13 +130,15 @@ def test_embedding_usage_is_estimated_when_the_server_reports_none(embedder, ser
     assert result.usage.total_tokens == sum(estimate_tokens(text) for text in texts)
 
 
-def test_get_num_tokens_is_an_offline_estimate(embedder, server, credentials):
+def test_get_num_tokens_estimates_where_the_server_has_no_tokenizer(embedder, server, credentials):
     texts = ["hello world", "你好", ""]
 
     counts = embedder.get_num_tokens(UID, credentials(UID), texts)
+    again = embedder.get_num_tokens(UID, credentials(UID), texts)
 
-    assert counts == [estimate_tokens(text) for text in texts] == [3, 2, 0]
-    assert server.requests() == []
+    assert counts == again == [estimate_tokens(text) for text in texts] == [2, 2, 0]
+    asked = [r["path"] for r in server.requests()]
+    assert asked in ([], ["/tokenize"])  # once per connection and model, remembered after that
 
 
 def test_schema_takes_context_size_and_max_chunks_from_credentials(embedder):
@@ -168,8 +171,27 @@ def test_validation_keeps_context_size_when_the_server_does_not_describe_models(
     embedder.validate_credentials(UID, given)
 
     assert given["context_size"] == "8192"
+    [check] = server.requests(EMBEDDINGS)  # no description: one small real request of this type
+    assert check["json"]["input"] == ["Hi"]
 
 
+{% if plan.has("llm") %}
+def test_without_a_description_a_model_answering_as_another_type_is_refused_naming_it(
+    embedder, server, credentials
+):
+    server.control("config", {"describe": False})
+    server.fault(EMBEDDINGS, status=500, body={"detail": "the current context does not support embeddings"})
+
+    with raises_dify_error(CredentialsValidateFailedError, server.port) as caught:
+        embedder.validate_credentials(UID, credentials(UID, api_key=API_KEY))
+
+    message = str(caught.value)
+    assert "is an llm model, not a text-embedding model" in message
+    assert "does not support embeddings" in message  # what failed, in the server's words
+    assert [r["path"] for r in server.requests()][-2:] == [EMBEDDINGS, "/v1/chat/completions"]
+
+
+{% endif %}
 @pytest.mark.parametrize("case", ["unknown uid", "wrong model type", "wrong api key", "connection refused"])
 def test_validation_failure_names_the_server_and_never_the_key(embedder, server, credentials, case):
     given = credentials(UID, api_key=API_KEY)

@@ -44,6 +44,10 @@ CHAT_PATH = "chat/completions"
 COMPLETION_PATH = "completions"  # generate-only models
 DEFAULT_CONTEXT_SIZE = 4096
 DEFAULT_MAX_TOKENS = 512
+# What a chat template adds, for the offline estimate: role markers around each message
+# (ChatML: <|im_start|>role\n ... <|im_end|>\n) and the opening of the reply.
+TEMPLATE_TOKENS_PER_MESSAGE = 5
+TEMPLATE_TOKENS_PER_REPLY = 3
 # A stream is ended with an error once it runs this far past max_tokens (estimated tokens of
 # text and tool calls, or events of any kind): a server that never stops cannot fill the memory.
 OVERRUN_FACTOR = 4
@@ -252,8 +256,8 @@ class {{ plan.class_name("llm") }}(LargeLanguageModel):
         reported = reported if isinstance(reported, dict) else {}
         prompt_tokens = reported.get("prompt_tokens")
         completion_tokens = reported.get("completion_tokens")
-        if type(prompt_tokens) is not int or prompt_tokens < 0:
-            prompt_tokens = self.get_num_tokens(model, credentials, prompt_messages, tools)
+        if type(prompt_tokens) is not int or prompt_tokens < 0:  # estimated: no request after the answer
+            prompt_tokens = self._estimate_prompt_tokens(model, credentials, prompt_messages, tools)
         if type(completion_tokens) is not int or completion_tokens < 0:
             completion_tokens = common.estimate_tokens(answer)
         return self._calc_response_usage(model, credentials, prompt_tokens, completion_tokens)
@@ -265,14 +269,47 @@ class {{ plan.class_name("llm") }}(LargeLanguageModel):
         prompt_messages: list[PromptMessage],
         tools: list[PromptMessageTool] | None = None,
     ) -> int:
-        """Return an offline estimate of the prompt's tokens, tool definitions included."""
+        """Return the prompt's tokens, tool definitions included: as the server counts them where
+        it has a tokenizer (its chat template applied), else estimated offline."""
+        counted = self._count_on_server(model, credentials, prompt_messages, tools)
+        if counted is not None:
+            return counted
+        return self._estimate_prompt_tokens(model, credentials, prompt_messages, tools)
+
+    def _estimate_prompt_tokens(
+        self,
+        model: str,
+        credentials: dict,
+        prompt_messages: list[PromptMessage],
+        tools: list[PromptMessageTool] | None,
+    ) -> int:
+        """The offline estimate of the prompt's tokens, the chat template's own tokens included."""
         texts = [message.get_text_content() for message in prompt_messages]
         for message in prompt_messages:
             if isinstance(message, AssistantPromptMessage):
                 texts += [f"{c.function.name}({c.function.arguments})" for c in message.tool_calls]
         if tools:
             texts.append(json.dumps([tool.model_dump() for tool in tools], ensure_ascii=False))
-        return common.estimate_tokens("\n".join(texts))
+        overhead = 0
+        if self.get_model_mode(model, credentials) == LLMMode.CHAT:
+            overhead = TEMPLATE_TOKENS_PER_MESSAGE * len(prompt_messages) + TEMPLATE_TOKENS_PER_REPLY
+        return common.estimate_tokens("\n".join(texts)) + overhead
+
+    def _count_on_server(
+        self,
+        model: str,
+        credentials: dict,
+        prompt_messages: list[PromptMessage],
+        tools: list[PromptMessageTool] | None,
+    ) -> int | None:
+        """The prompt's tokens as the server counts them, or None if it has no tokenizer to ask."""
+        tokenizer = common.Tokenizer(credentials, common.model_uid(credentials, model))
+        if self.get_model_mode(model, credentials) != LLMMode.CHAT:
+            prompt = "\n\n".join(text for m in prompt_messages if (text := m.get_text_content()))
+            return tokenizer.count(prompt)
+        wire_tools = self._payload(model, credentials, [], {}, tools, None, False, True).get("tools")
+        prompt = tokenizer.chat_prompt([wire_message(m) for m in prompt_messages], wire_tools)
+        return tokenizer.count(prompt) if prompt is not None else None
 
     def validate_credentials(self, model: str, credentials: dict) -> None:
         """Return None if the server runs `model` as an LLM, else raise CredentialsValidateFailedError.

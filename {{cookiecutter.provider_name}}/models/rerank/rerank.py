@@ -12,7 +12,7 @@ from dify_plugin import RerankModel
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelType
 from dify_plugin.entities.model.rerank import RerankDocument, RerankResult
-from dify_plugin.errors.model import InvokeError, InvokeServerUnavailableError
+from dify_plugin.errors.model import InvokeBadRequestError, InvokeError, InvokeServerUnavailableError
 
 from models import common
 
@@ -50,7 +50,7 @@ class {{ plan.class_name("rerank") }}(RerankModel):
             "top_n": limit,
             "return_documents": False,
         }
-        answer = common.request(credentials, "POST", RERANK_PATH, json=payload)
+        answer = self._post_shortening_once(credentials, payload)
         body = common.json_object(answer)
         where = answer.url
         results = body.get("results")
@@ -70,6 +70,27 @@ class {{ plan.class_name("rerank") }}(RerankModel):
         if score_threshold is not None:
             ranked = [doc for doc in ranked if doc.score >= score_threshold]
         return RerankResult(model=model, docs=ranked[:limit])
+
+    def _post_shortening_once(self, credentials: dict, payload: dict[str, Any]) -> common.Answer:
+        """POST the rerank request; if the server refuses a document as too long, cut them and retry once.
+
+        Query and document must fit the model together: each document is cut to the limit the
+        server named less the query's tokens (the server's count where it has a tokenizer).
+        """
+        try:
+            return common.request(credentials, "POST", RERANK_PATH, json=payload)
+        except (InvokeBadRequestError, InvokeServerUnavailableError) as error:
+            limit = common.refused_as_too_long(error)
+            if limit is None:
+                raise
+            tokenizer = common.Tokenizer(credentials, payload["model"])
+            query = payload["query"]
+            used = tokenizer.count(query) or len(query.encode("utf-8")) + common.SPECIAL_TOKENS
+            room = max(common.SPECIAL_TOKENS + 1, limit - used)
+            docs = [common.fit(doc, room, tokenizer, strict=True) for doc in payload["documents"]]
+            if docs == payload["documents"]:
+                raise
+            return common.request(credentials, "POST", RERANK_PATH, json={**payload, "documents": docs})
 
     def validate_credentials(self, model: str, credentials: dict) -> None:
         """Raise CredentialsValidateFailedError unless the server runs `model` as a rerank model."""

@@ -1,11 +1,11 @@
 {% set plan = cookiecutter | plan %}
 """Text embedding models on the server's OpenAI-style `POST /v1/embeddings`.
 
-Texts are cut to the model's context size, then sent `max_chunks` at a time, one request per
-batch. Connections, auth and errors live in models/common.py.
+Texts are cut to the model's context size (counted by the server's tokenizer where it has one),
+then sent `max_chunks` at a time, one request per batch. Connections, auth and errors live in
+models/common.py.
 """
 
-import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -21,14 +21,13 @@ from dify_plugin.entities.model import (
     PriceType,
 )
 from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbeddingResult
-from dify_plugin.errors.model import InvokeError, InvokeServerUnavailableError
+from dify_plugin.errors.model import InvokeBadRequestError, InvokeError, InvokeServerUnavailableError
 
 from models import common
 
 EMBEDDINGS_PATH = "embeddings"
 DEFAULT_CONTEXT_SIZE = 512
 DEFAULT_MAX_CHUNKS = 32
-SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
@@ -45,16 +44,38 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         """Return one embedding per text, in the order of `texts`, and the tokens used."""
         context_size = self._get_context_size(model, credentials)
         max_chunks = max(1, self._get_max_chunks(model, credentials))
-        inputs = [truncate(text, context_size) for text in texts]
+        tokenizer = common.Tokenizer(credentials, common.model_uid(credentials, model))
+        inputs = [common.fit(text, context_size, tokenizer) for text in texts]
         embeddings: list[list[float]] = []
         tokens = 0
         for start in range(0, len(inputs), max_chunks):
-            vectors, used = self._embed(model, credentials, inputs[start : start + max_chunks])
+            batch = inputs[start : start + max_chunks]
+            vectors, used = self._embed_shortening_once(model, credentials, batch, context_size, tokenizer)
             embeddings += vectors
             tokens += used
         return TextEmbeddingResult(
             model=model, embeddings=embeddings, usage=self._usage(model, credentials, tokens)
         )
+
+    def _embed_shortening_once(
+        self, model: str, credentials: dict, batch: list[str], limit: int, tokenizer: common.Tokenizer
+    ) -> tuple[list[list[float]], int]:
+        """Embed one batch; if the server refuses an input as too long, shorten and retry once.
+
+        The retry cuts each text to the limit the server named (else `limit`), counting with the
+        server's tokenizer if it has one, else by UTF-8 bytes, a bound no tokenizer exceeds.
+        """
+        try:
+            return self._embed(model, credentials, batch)
+        except (InvokeBadRequestError, InvokeServerUnavailableError) as error:
+            named = common.refused_as_too_long(error)
+            if named is None:
+                raise
+            limit = min(limit, named) if named > common.SPECIAL_TOKENS else limit
+            shorter = [common.fit(text, limit, tokenizer, strict=True) for text in batch]
+            if shorter == batch:
+                raise
+            return self._embed(model, credentials, shorter)
 
     def _embed(self, model: str, credentials: dict, batch: list[str]) -> tuple[list[list[float]], int]:
         """Return the embeddings of one batch, in its order, and the tokens the server counted."""
@@ -104,8 +125,13 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         )
 
     def get_num_tokens(self, model: str, credentials: dict, texts: list[str]) -> list[int]:
-        """Return each text's token count, estimated offline."""
-        return [common.estimate_tokens(text) for text in texts]
+        """Return each text's token count: the server's where it has a tokenizer, else estimated offline."""
+        tokenizer = common.Tokenizer(credentials, common.model_uid(credentials, model))
+        counts = []
+        for text in texts:
+            counted = tokenizer.count(text) if text else 0
+            counts.append(counted if counted is not None else common.estimate_tokens(text))
+        return counts
 
     def validate_credentials(self, model: str, credentials: dict) -> None:
         """Raise CredentialsValidateFailedError unless the server runs `model` as an embedding model.
@@ -141,26 +167,6 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
     def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
         """Return which exceptions become which Dify errors (see models/common.py)."""
         return common.ERROR_MAPPING
-
-
-def truncate(text: str, limit: int) -> str:
-    """Return the longest start of `text` estimated at no more than `limit` tokens.
-
-    Surrogate pairs are joined first (and lone surrogates replaced), so the cut never falls
-    inside a character and the text can be sent as UTF-8.
-    """
-    if SURROGATE.search(text):
-        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    if common.estimate_tokens(text) <= limit:
-        return text
-    low, high = 0, len(text)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if common.estimate_tokens(text[:middle]) <= limit:
-            low = middle
-        else:
-            high = middle - 1
-    return text[:low]
 
 
 def numbers(value: Any) -> list[float] | None:

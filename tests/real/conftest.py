@@ -1,0 +1,114 @@
+"""The real-server tier: the baked plugin over the SDK's stdio runtime against real model servers.
+
+Fixtures for tests in this folder:
+
+- `real_server`: parametrized over both servers ("xinference", "llama.cpp"); a servers.RealServer
+  with `url`, `api_key`, `models` (Dify model type -> the id the server knows it by), `version`,
+  and `credentials(model_type, **extra)` giving the model credentials a Dify user would save.
+  `xinference` and `llama_cpp` give one server each. All are started once per session, on
+  127.0.0.1, on ports picked at run time, and stopped at the end of the session.
+- `real_plugin`: the default plugin (llm, text-embedding, rerank), baked once, running as
+  `python -m main` over stdio exactly as the Dify daemon runs it (its tests/stdio_plugin.py);
+  `real_plugin.call(action, **data)` returns (streamed results, error or None).
+- `validated(plugin, server, model_type, **extra)`: validates that model as Dify does and
+  returns the credentials Dify would store.
+
+A new real-server test is a function taking `real_server` and `real_plugin`, in a module here
+that sets `pytestmark = pytest.mark.real`: `tests/run.sh` runs the `real` tests in one process
+after the rest (so each server starts once per run), and `--fast` leaves them out. Everything the
+servers need is built once into a cache outside the clone (tests/real/cache.py).
+"""
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from real import cache, servers
+
+SERVERS = ("xinference", "llama.cpp")
+
+
+_outcomes: dict[str, dict[str, str]] = {}  # case -> {server or "-": outcome}
+
+
+def pytest_runtest_logreport(report):
+    """Remember each real-tier case's outcome, by server, for the table printed at the end."""
+    if "tests/real/" not in report.nodeid or (report.when != "call" and report.passed):
+        return
+    name, _, params = report.nodeid.split("::", 1)[1].partition("[")
+    server = next((s for s in SERVERS if params.startswith(s)), "-")
+    rest = params.removeprefix(server).strip("-]")
+    case = f"{name}[{rest}]" if rest else name
+    outcome = "skipped" if report.skipped else ("passed" if report.passed else "FAILED")
+    cell = _outcomes.setdefault(case, {})
+    if cell.get(server) != "FAILED":
+        cell[server] = outcome
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _outcomes:
+        return
+    terminalreporter.section("real-server cases")
+    for case, cells in _outcomes.items():
+        row = "  ".join(f"{server}: {cells[server]}" for server in ("-", *SERVERS) if server in cells)
+        terminalreporter.write_line(f"{case}  {row}")
+
+
+@pytest.fixture(scope="session")
+def real_workdir():
+    folder = Path(tempfile.mkdtemp(prefix="cdmp-real-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def real_models():
+    return cache.models()
+
+
+@pytest.fixture(scope="session")
+def xinference(real_models, real_workdir):
+    server = servers.start_xinference(cache.xinference(), real_models, real_workdir / "xinference")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def llama_cpp(real_models, real_workdir):
+    server = servers.start_llama(cache.llama_cpp(), real_models, cache.gguf_models(), real_workdir / "llama.cpp")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", params=SERVERS)
+def real_server(request):
+    return request.getfixturevalue("xinference" if request.param == "xinference" else "llama_cpp")
+
+
+@pytest.fixture(scope="session")
+def real_plugin(bake):
+    plugin_dir = bake("default")
+    spec = importlib.util.spec_from_file_location("real_stdio_plugin", plugin_dir / "tests" / "stdio_plugin.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+    running = module.PluginProcess()
+    yield running
+    running.stop()
+
+
+def validated(plugin, server: servers.RealServer, model_type: str, **extra: str) -> dict:
+    """Validate the server's model of `model_type` as Dify does; return the credentials Dify stores."""
+    results, error = plugin.call(
+        "validate_model_credentials",
+        model_type=model_type,
+        model=f"{model_type}-model",
+        credentials=server.credentials(model_type, **extra),
+    )
+    assert error is None, error
+    assert results and results[0]["result"] is True, results
+    return results[0]["credentials"]
