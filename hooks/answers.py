@@ -619,11 +619,18 @@ def validate(answers: Mapping) -> Plan:
 
 # What the post-generation hook removes, as data. Paths are relative to the plugin root;
 # "{folder}" stands for a model type's folder name.
-PATHS_PER_TYPE = ("models/{folder}", "tests/test_{folder}.py")
+PATHS_PER_TYPE = ("models/{folder}", "tests/test_{folder}.py", "tests/test_features_{folder}.py")
 PREDEFINED_ONLY = ("models/{folder}/_position.yaml", "models/{folder}/example-{folder}.yaml")
 BLANK_OVERLAY = "_blank"  # files that replace the working code when implementation=blank
 # Working-variant files the blank variant has no use for (it has no HTTP layer to test).
-WORKING_ONLY = ("tests/fake_server.py", "tests/test_common.py", "tests/test_hostile.py")
+WORKING_ONLY = (
+    "tests/fake_server.py",
+    "tests/test_common.py",
+    "tests/test_hostile.py",
+    "models/features.py",
+    "tests/test_features.py",
+    *(f"tests/test_features_{folder}.py" for folder in ("llm", "text_embedding", "rerank", "speech2text")),
+)
 
 
 def paths_to_remove(plan: Plan) -> list[str]:

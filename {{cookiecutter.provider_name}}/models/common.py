@@ -462,8 +462,19 @@ def _open(
     **kwargs: Any,
 ) -> httpx.Response:
     """Send a request; return its response once the headers are in, or raise Dify's error for
-    its status (unless `allowed`)."""
-    response = http.send(http.build_request(method, url, **kwargs), stream=True)
+    its status (unless `allowed`).
+
+    A request the server dropped before answering anything is sent once more, on a new
+    connection: a server closes an idle keep-alive connection as it sees fit (llama.cpp and
+    uvicorn after 5 s), and a request can cross that close on the wire. Nothing was answered,
+    so nothing is repeated that the caller saw; a second drop is the caller's error.
+    """
+    try:
+        response = http.send(http.build_request(method, url, **kwargs), stream=True)
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
+        if not _dropped_unanswered(error):
+            raise
+        response = http.send(http.build_request(method, url, **kwargs), stream=True)
     if response.status_code < 400 or response.status_code in allowed:
         return response
     try:
@@ -472,6 +483,13 @@ def _open(
         response.close()
     content_type = response.headers.get("content-type", "")
     raise status_error(Answer(method, url, response.status_code, content_type, body))
+
+
+def _dropped_unanswered(error: httpx.TransportError) -> bool:
+    """Whether the connection ended before any byte of an answer (closed or reset)."""
+    if isinstance(error, httpx.RemoteProtocolError):
+        return str(error).startswith("Server disconnected without sending a response")
+    return "Connection reset" in str(error) or "Broken pipe" in str(error)
 
 
 def request(
@@ -656,13 +674,13 @@ def describe_model(credentials: Mapping[str, Any], uid: str) -> dict[str, Any] |
     invocation pays for this round trip and nothing needs caching (a cache keyed by model uid
     alone would mix up two servers running the same uid).
     """
-    body = _probe(credentials, f"models/{quote(uid, safe='')}")
+    body = probe(credentials, f"models/{quote(uid, safe='')}")
     return body if isinstance(body, dict) and "model_type" in body else None
 
 
 def model_ids(credentials: Mapping[str, Any]) -> list[str] | None:
     """The ids from GET /v1/models, or None if the server does not list its models."""
-    body = _probe(credentials, "models")
+    body = probe(credentials, "models")
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, list):
         return None
@@ -673,14 +691,15 @@ def model_ids(credentials: Mapping[str, Any]) -> list[str] | None:
 NO_SUCH_ENDPOINT = frozenset({404, 405, 501})
 
 
-def _probe(credentials: Mapping[str, Any], path: str) -> Any:
-    """GET within CHECK_TIMEOUT; the JSON answered, or None if the server has no such endpoint.
+def probe(credentials: Mapping[str, Any], path: str, absent: frozenset[int] = NO_SUCH_ENDPOINT) -> Any:
+    """GET within CHECK_TIMEOUT; the JSON answered, or None if the status is one of `absent`
+    (the server has no such endpoint) or the answer is not JSON.
 
     Other error answers raise, e.g. Xinference's 400 for a uid it does not run.
     """
     limit = (CHECK_TIMEOUT, f"{CHECK_TIMEOUT:g} s, the limit for a credential check")
-    answer = request(credentials, "GET", path, limit=limit, allowed=NO_SUCH_ENDPOINT)
-    if answer.status in NO_SUCH_ENDPOINT:
+    answer = request(credentials, "GET", path, limit=limit, allowed=absent)
+    if answer.status in absent:
         return None
     try:
         return json.loads(answer.body)

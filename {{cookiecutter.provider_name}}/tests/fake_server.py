@@ -6,13 +6,18 @@ it) so the plugin, in-process or over stdio, talks to a real socket. It behaves 
 server where that matters: TCP_NODELAY, a listen backlog for hundreds of clients at once,
 chunked streams, the error bodies real servers send. Tests steer it through `/_control/*`:
 scripted faults for the next matching requests (see `FakeServer.fault` in conftest.py for the
-hostile ones), a required API key, and the list of requests it received.
+hostile ones), a required API key, model features (`/_control/features`) and the list of
+requests it received.
 """
 
 import argparse
+{% if plan.has("text-embedding") or plan.has("rerank") %}
+import base64
+import binascii
+{% endif %}
 import email.parser
 import functools
-{% if plan.has("text-embedding") %}
+{% if plan.has("text-embedding") or plan.has("rerank") %}
 import hashlib
 {% endif %}
 import json
@@ -33,7 +38,8 @@ MIB = 1024 * 1024
 
 
 class State:
-    """What tests can change: faults, the required key, held requests, and the request log."""
+    """What tests can change: faults, the required key, held requests, model features, and the
+    request log."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -46,6 +52,7 @@ class State:
             self.describe = True  # False: behave like a server without GET /v1/models/{uid}
             self.hold: threading.Barrier | None = None  # answer nothing until this many requests wait
             self.requests: list[dict[str, Any]] = []
+            self.features: dict[str, Any] = {}  # what the feature sections below read, by name
 
     def take_fault(self, path: str, body: Any) -> dict[str, Any] | None:
         """The first fault for `path` (and, if it names one, for the model in the request body)."""
@@ -326,6 +333,9 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/_control/fault":
             with STATE.lock:
                 STATE.faults.append(command)
+        elif path == "/_control/features":
+            with STATE.lock:
+                STATE.features.update(command)
         elif path == "/_control/config":
             STATE.api_key = command.get("api_key", STATE.api_key)
             STATE.describe = command.get("describe", STATE.describe)
@@ -342,6 +352,60 @@ class Handler(BaseHTTPRequestHandler):
         if uid not in MODELS:
             return self._send(400, {"detail": f"Model not found in the model list, uid: {uid}"})
         self._send(200, {"model_name": uid, "model_family": "fake", **MODELS[uid]})
+{% if plan.has("llm") or plan.has("text-embedding") or plan.has("rerank") %}
+
+
+# -- llama.cpp's description of its model, which validation reads ---------------------------
+def props(handler: Handler, body: Any, raw: bytes, fault: Any) -> None:
+    """The `props` feature a test set, else llama.cpp's 404 as any other server answers."""
+    answer = STATE.features.get("props")
+    if answer is None:
+        error = {"code": 404, "message": "File Not Found", "type": "not_found_error"}
+        return handler._send(404, {"error": error})
+    handler._send(200, answer)
+
+
+ROUTES[("GET", "/props")] = props
+{% endif %}
+{% if plan.has("text-embedding") or plan.has("rerank") %}
+
+
+# -- images, for the models with a "vision" ability -----------------------------------------
+def image_bytes(url: str) -> bytes | None:
+    """The bytes of a base64 data URI of a PNG, JPEG or GIF image, else None."""
+    if not url.startswith("data:image/") or ";base64," not in url:
+        return None
+    try:
+        data = base64.b64decode(url.split(",", 1)[1], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return data if data.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")) else None
+
+
+def item_key(item: Any) -> str | None:
+    """What a text or image input is compared by: its text, or its image's digest."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict) and isinstance(item.get("text"), str):
+        return item["text"]
+    data = image_bytes(item.get("image", "")) if isinstance(item, dict) else None
+    return f"image:{hashlib.sha256(data).hexdigest()[:16]}" if data else None
+
+
+def input_keys(handler: Handler, model: Any, items: list[Any]) -> list[str] | None:
+    """The keys of `items`; None once it answered 400, as servers do for an input they cannot
+    read or an image for a model without the "vision" ability."""
+    keys = [key for key in map(item_key, items) if key is not None]
+    if len(keys) < len(items):
+        detail = "each input must be {'text': ...} or {'image': <base64 image data URI>}"
+        handler._send(400, {"detail": detail})
+        return None
+    vision = "vision" in MODELS.get(model, {}).get("model_ability", [])
+    if not vision and any(key.startswith("image:") for key in keys):
+        handler._send(400, {"detail": f"model {model} does not support image input"})
+        return None
+    return keys
+{% endif %}
 {% if plan.has("llm") %}
 
 
@@ -349,9 +413,66 @@ class Handler(BaseHTTPRequestHandler):
 MODELS["chat-model"] = {"model_type": "LLM", "model_ability": ["chat", "tools"], "context_length": 8192}
 MODELS["vision-model"] = {"model_type": "LLM", "model_ability": ["chat", "vision"], "context_length": 4096}
 MODELS["generate-model"] = {"model_type": "LLM", "model_ability": ["generate"], "context_length": 2048}
+# Xinference's description of a hybrid-thinking GGUF model, and of an omni model.
+MODELS["qwen3-model"] = {
+    "model_type": "LLM",
+    "model_ability": ["chat", "tools", "reasoning", "hybrid"],
+    "model_format": "ggufv2",
+    "context_length": 32768,
+}
+MODELS["omni-model"] = {"model_type": "LLM", "model_ability": ["chat", "omni"], "model_format": "pytorch"}
+# How servers say they do not know a field, by style (the `style` feature).
+REFUSALS = {
+    "openai": lambda field: (
+        400,
+        {
+            "error": {
+                "message": f"Unrecognized request argument supplied: {field}",
+                "type": "invalid_request_error",
+                "param": field,
+                "code": None,
+            }
+        },
+    ),
+    "pydantic": lambda field: (
+        422,
+        {
+            "detail": [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ["body", field],
+                    "msg": "Extra inputs are not permitted",
+                    "input": None,
+                }
+            ]
+        },
+    ),
+    "max_completion_tokens": lambda field: (
+        400,
+        {
+            "error": {
+                "message": f"Unsupported parameter: '{field}' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.",
+                "type": "invalid_request_error",
+                "param": field,
+            }
+        },
+    ),
+}
+
+
+def refused(handler: Handler, body: dict) -> bool:
+    """Answer as a server that does not know a field of the `refuse` feature, if one was sent."""
+    field = next((field for field in STATE.features.get("refuse", []) if field in body), None)
+    if field is None:
+        return False
+    handler._send(*REFUSALS[STATE.features.get("style", "openai")](field))
+    return True
 
 
 def chat(handler: Handler, body: dict, raw: bytes, fault: Any) -> None:
+    if refused(handler, body):
+        return None
     if body.get("model") not in MODELS:
         return handler._send(400, {"detail": f"Model not found: {body.get('model')}"})
     script = (fault or {}).get("reply") or {}
@@ -396,6 +517,8 @@ def chat(handler: Handler, body: dict, raw: bytes, fault: Any) -> None:
 
 
 def completion(handler: Handler, body: dict, raw: bytes, fault: Any) -> None:
+    if refused(handler, body):
+        return None
     text = f"generated: {body.get('prompt', '')}"[:200]
     if not body.get("stream"):
         return handler._send(
@@ -425,6 +548,11 @@ MODELS["embed-model"] = {
     "dimensions": 4,
     "max_tokens": 512,
 }
+MODELS["vl-embed-model"] = {
+    "model_type": "embedding",
+    "model_ability": ["embed", "vision"],
+    "max_tokens": 512,
+}
 
 
 def vector(text: str) -> list[float]:
@@ -436,7 +564,10 @@ def vector(text: str) -> list[float]:
 def embeddings(handler: Handler, body: dict, raw: bytes, fault: Any) -> None:
     if body.get("model") not in MODELS:
         return handler._send(404, {"detail": f"Model not found: {body.get('model')}"})
-    texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    texts = input_keys(handler, body["model"], inputs)  # texts, and images as their digests
+    if texts is None:
+        return None
     data = [{"object": "embedding", "index": i, "embedding": vector(t)} for i, t in enumerate(texts)]
     tokens = sum(len(t.split()) for t in texts)
     handler._send(
@@ -451,6 +582,7 @@ ROUTES[("POST", "/v1/embeddings")] = embeddings
 
 # -- rerank ---------------------------------------------------------------------------------
 MODELS["rerank-model"] = {"model_type": "rerank", "model_ability": ["rerank"]}
+MODELS["vl-rerank-model"] = {"model_type": "rerank", "model_ability": ["rerank", "vision"]}
 
 
 def words(text: str) -> set[str]:
@@ -458,9 +590,12 @@ def words(text: str) -> set[str]:
 
 
 def rerank(handler: Handler, body: dict, raw: bytes, fault: Any) -> None:
-    query = words(body["query"])
+    keys = input_keys(handler, body.get("model"), [body["query"], *body["documents"]])
+    if keys is None:
+        return None
+    query = words(keys[0])  # an image matches itself: its digest is its one word
     results = []
-    for index, doc in enumerate(body["documents"]):
+    for index, doc in enumerate(keys[1:]):
         score: Any = len(query & words(doc)) / (len(query) or 1)
         result: dict[str, Any] = {"index": index, "relevance_score": score}
         if (fault or {}).get("scores_as_strings"):

@@ -325,6 +325,27 @@ def test_no_secret_reaches_dify_over_stdio(plugin, server, credentials):
     assert_no_secret(plugin.output())
 
 
+# -- dropped connections --------------------------------------------------------------------------
+@each_call
+def test_a_request_the_server_drops_unanswered_once_is_sent_again(server, credentials, call):
+    server.fault(call.path, drop=True)  # as a server closing an idle keep-alive connection does
+
+    call.run(credentials(call.uid, api_key=API_KEY))
+
+    assert len(server.requests(call.path)) == 2
+
+
+@each_call
+def test_a_request_dropped_unanswered_twice_is_a_connection_error(server, credentials, call):
+    server.fault(call.path, drop=True, times=2)
+
+    with raises_dify_error(InvokeConnectionError, server.port) as caught, bounded(10):
+        call.run(credentials(call.uid, api_key=API_KEY))
+
+    assert "Server disconnected without sending a response" in str(caught.value)
+    assert len(server.requests(call.path)) == 2
+
+
 # -- time -----------------------------------------------------------------------------------------
 @each_call
 def test_a_trickling_server_cannot_stretch_a_call_past_request_timeout(server, quick, call):

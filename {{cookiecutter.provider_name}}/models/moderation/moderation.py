@@ -7,11 +7,10 @@ Connections, auth and errors live in models/common.py.
 from collections.abc import Mapping
 
 from dify_plugin import ModerationModel
-from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelType
 from dify_plugin.errors.model import InvokeError, InvokeServerUnavailableError
 
-from models import common
+from models import common, features
 
 MODERATIONS_PATH = "moderations"
 PROBE_TEXT = "Hello"  # what validation sends to check that the server moderates at all
@@ -50,7 +49,7 @@ class {{ plan.class_name("moderation") }}(ModerationModel):
         """Return the model's schema; a moderation model has no properties to declare."""
         return AIModelEntity(
             model=model,
-            label=I18nObject(en_US=model),
+            label=features.label(model, credentials),
             model_type=ModelType.MODERATION,
             fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
             model_properties={},

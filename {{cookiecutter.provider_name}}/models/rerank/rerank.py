@@ -1,20 +1,21 @@
 {% set plan = cookiecutter | plan %}
 """Rerank models on the server's `POST /v1/rerank` (Xinference, Jina and Cohere style).
 
-Connections, auth and errors live in models/common.py.
+A model set up for images (`reranks_images`) also ranks images, sent in the Jina input shape.
+Connections, auth and errors live in models/common.py; shared features in models/features.py.
 """
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dify_plugin import RerankModel
-from dify_plugin.entities import I18nObject
-from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelType
-from dify_plugin.entities.model.rerank import RerankDocument, RerankResult
+from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelFeature, ModelType
+from dify_plugin.entities.model.rerank import MultiModalRerankResult, RerankDocument, RerankResult
+from dify_plugin.entities.model.text_embedding import MultiModalContent, MultiModalContentType
 from dify_plugin.errors.model import InvokeBadRequestError, InvokeError, InvokeServerUnavailableError
 
-from models import common
+from models import common, features
 
 RERANK_PATH = "rerank"
 
@@ -32,21 +33,58 @@ class {{ plan.class_name("rerank") }}(RerankModel):
         top_n: int | None = None,
         user: str | None = None,
     ) -> RerankResult:
-        """Return `docs` scored against `query`, best first, without those under `score_threshold`.
+        """Return `docs` scored against `query`, best first, without those under `score_threshold`."""
+        ranked = self._rank(model, credentials, query, docs, docs, score_threshold, top_n)
+        return RerankResult(model=model, docs=ranked)
+
+    def _invoke_multimodal(
+        self,
+        model: str,
+        credentials: dict,
+        query: MultiModalContent,
+        docs: Sequence[MultiModalContent],
+        score_threshold: float | None = None,
+        top_n: int | None = None,
+        user: str | None = None,
+    ) -> MultiModalRerankResult:
+        """Return texts and images scored against a text or image query, as `_invoke` does.
+
+        Each document goes as {"text": ...} or {"image": data URI or URL} (Jina's shape); a
+        text query as a string, an image query as {"image": ...}.
+        """
+        features.require_images(credentials, "reranks_images", [query, *docs])
+        text_query = query.content_type == MultiModalContentType.TEXT
+        wire_query = query.content if text_query else features.multimodal_item(query)
+        documents = [features.multimodal_item(doc) for doc in docs]
+        texts = [doc.content for doc in docs]
+        ranked = self._rank(model, credentials, wire_query, documents, texts, score_threshold, top_n)
+        return MultiModalRerankResult(model=model, docs=ranked)
+
+    def _rank(
+        self,
+        model: str,
+        credentials: dict,
+        query: str | dict[str, str],
+        documents: list[str] | list[dict[str, str]],
+        docs: Sequence[str],
+        score_threshold: float | None,
+        top_n: int | None,
+    ) -> list[RerankDocument]:
+        """Return `docs` (sent as `documents`) best first, without those under `score_threshold`.
 
         At most `top_n` documents are returned. Scores are the server's own, not normalised; a
         result without a usable score counts as 0.0, so it is kept (ranked by that score) unless
         `score_threshold` is above 0.
         """
-        if not docs:
-            return RerankResult(model=model, docs=[])
+        if not documents:
+            return []
         limit = top_n if top_n and top_n > 0 else len(docs)
         # ADAPT: this is the request the server receives and the answer read back. URLs, auth
         # and errors: models/common.py.
         payload = {
             "model": common.model_uid(credentials, model),
             "query": query,
-            "documents": docs,
+            "documents": documents,
             "top_n": limit,
             "return_documents": False,
         }
@@ -69,7 +107,7 @@ class {{ plan.class_name("rerank") }}(RerankModel):
         ranked.sort(key=lambda doc: (-doc.score, doc.index))
         if score_threshold is not None:
             ranked = [doc for doc in ranked if doc.score >= score_threshold]
-        return RerankResult(model=model, docs=ranked[:limit])
+        return ranked[:limit]
 
     def _post_shortening_once(self, credentials: dict, payload: dict[str, Any]) -> common.Answer:
         """POST the rerank request; if the server refuses a document as too long, cut them and retry once.
@@ -85,24 +123,33 @@ class {{ plan.class_name("rerank") }}(RerankModel):
                 raise
             tokenizer = common.Tokenizer(credentials, payload["model"])
             query = payload["query"]
+            query = query if isinstance(query, str) else query.get("text", "")  # an image: no text
             used = tokenizer.count(query) or len(query.encode("utf-8")) + common.SPECIAL_TOKENS
             room = max(common.SPECIAL_TOKENS + 1, limit - used)
-            docs = [common.fit(doc, room, tokenizer, strict=True) for doc in payload["documents"]]
+            docs = [features.shortened(doc, room, tokenizer) for doc in payload["documents"]]
             if docs == payload["documents"]:
                 raise
             return common.request(credentials, "POST", RERANK_PATH, json={**payload, "documents": docs})
 
     def validate_credentials(self, model: str, credentials: dict) -> None:
-        """Raise CredentialsValidateFailedError unless the server runs `model` as a rerank model."""
-        common.validate_model(credentials, model, "rerank")
+        """Raise CredentialsValidateFailedError unless the server runs `model` as a rerank model.
+
+        Image support, when the server tells it, is stored in `credentials` (`reranks_images`).
+        """
+        with common.credential_check(credentials):  # all requests together within CHECK_TIMEOUT
+            info = common.validate_model(credentials, model, "rerank")
+            images = features.takes_images(credentials, common.model_uid(credentials, model), info)
+        if images:
+            credentials["reranks_images"] = features.YES
 
     def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
-        """Return the model's schema; a rerank model has no properties to declare."""
+        """Return the model's schema: no properties, and vision if it ranks images."""
         return AIModelEntity(
             model=model,
-            label=I18nObject(en_US=model),
+            label=features.label(model, credentials),
             model_type=ModelType.RERANK,
             fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
+            features=[ModelFeature.VISION] if features.enabled(credentials, "reranks_images") else [],
             model_properties={},
         )
 

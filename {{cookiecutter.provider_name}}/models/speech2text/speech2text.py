@@ -10,11 +10,10 @@ from collections.abc import Mapping
 from typing import IO
 
 from dify_plugin import Speech2TextModel
-from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelType
 from dify_plugin.errors.model import InvokeError, InvokeServerUnavailableError
 
-from models import common
+from models import common, features
 
 TRANSCRIPTIONS_PATH = "audio/transcriptions"
 FALLBACK_FILENAME = "audio.mp3"  # for file objects without a name; servers read the format from it
@@ -34,7 +33,7 @@ class {{ plan.class_name("speech2text") }}(Speech2TextModel):
             credentials,
             "POST",
             TRANSCRIPTIONS_PATH,
-            data={"model": common.model_uid(credentials, model)},
+            data={"model": common.model_uid(credentials, model), **transcription_hints(credentials)},
             files={"file": (filename, file, content_type)},
         )
         body = common.json_object(answer)
@@ -53,7 +52,7 @@ class {{ plan.class_name("speech2text") }}(Speech2TextModel):
         """Return the model's schema; a speech-to-text model has no properties to declare."""
         return AIModelEntity(
             model=model,
-            label=I18nObject(en_US=model),
+            label=features.label(model, credentials),
             model_type=ModelType.SPEECH2TEXT,
             fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
             model_properties={},
@@ -67,3 +66,10 @@ class {{ plan.class_name("speech2text") }}(Speech2TextModel):
     def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
         """Return which exceptions become which Dify errors (see models/common.py)."""
         return common.ERROR_MAPPING
+
+
+def transcription_hints(credentials: Mapping) -> dict[str, str]:
+    """The `language` (e.g. "en"; the server detects it when empty) and `prompt` (words to
+    expect, e.g. names) form fields, from the answers of the same names."""
+    hints = {"language": credentials.get("language"), "prompt": credentials.get("initial_prompt")}
+    return {name: str(value).strip() for name, value in hints.items() if str(value or "").strip()}

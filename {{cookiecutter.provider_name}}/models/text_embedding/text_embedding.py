@@ -1,9 +1,11 @@
 {% set plan = cookiecutter | plan %}
 """Text embedding models on the server's OpenAI-style `POST /v1/embeddings`.
 
-Texts are cut to the model's context size (counted by the server's tokenizer where it has one),
-then sent `max_chunks` at a time, one request per batch. Connections, auth and errors live in
-models/common.py.
+Texts get the query or document instruction prefix the model wants, are cut to the model's
+context size (counted by the server's tokenizer where it has one), then sent `max_chunks` at a
+time, one request per batch. A model set up for images (`embeds_images`) also embeds images,
+sent in the Jina/Xinference input shape. Connections, auth and errors live in models/common.py;
+shared features in models/features.py.
 """
 
 import time
@@ -11,23 +13,29 @@ from collections.abc import Mapping
 from typing import Any
 
 from dify_plugin import TextEmbeddingModel
-from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import (
     AIModelEntity,
     EmbeddingInputType,
     FetchFrom,
+    ModelFeature,
     ModelPropertyKey,
     ModelType,
     PriceType,
 )
-from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbeddingResult
+from dify_plugin.entities.model.text_embedding import (
+    EmbeddingUsage,
+    MultiModalContent,
+    MultiModalEmbeddingResult,
+    TextEmbeddingResult,
+)
 from dify_plugin.errors.model import InvokeBadRequestError, InvokeError, InvokeServerUnavailableError
 
-from models import common
+from models import common, features
 
 EMBEDDINGS_PATH = "embeddings"
 DEFAULT_CONTEXT_SIZE = 512
 DEFAULT_MAX_CHUNKS = 32
+Input = str | dict[str, str]  # a text, or a {"text": ...} or {"image": ...} item
 
 
 class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
@@ -43,22 +51,57 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
     ) -> TextEmbeddingResult:
         """Return one embedding per text, in the order of `texts`, and the tokens used."""
         context_size = self._get_context_size(model, credentials)
-        max_chunks = max(1, self._get_max_chunks(model, credentials))
         tokenizer = common.Tokenizer(credentials, common.model_uid(credentials, model))
-        inputs = [common.fit(text, context_size, tokenizer) for text in texts]
-        embeddings: list[list[float]] = []
-        tokens = 0
-        for start in range(0, len(inputs), max_chunks):
-            batch = inputs[start : start + max_chunks]
-            vectors, used = self._embed_shortening_once(model, credentials, batch, context_size, tokenizer)
-            embeddings += vectors
-            tokens += used
+        inputs: list[Input] = [
+            common.fit(instructed(text, credentials, input_type), context_size, tokenizer) for text in texts
+        ]
+        embeddings, tokens = self._embed_batches(model, credentials, inputs, context_size, tokenizer)
         return TextEmbeddingResult(
             model=model, embeddings=embeddings, usage=self._usage(model, credentials, tokens)
         )
 
+    def _invoke_multimodal(
+        self,
+        model: str,
+        credentials: dict,
+        documents: list[MultiModalContent],
+        user: str | None = None,
+        input_type: EmbeddingInputType = EmbeddingInputType.DOCUMENT,
+    ) -> MultiModalEmbeddingResult:
+        """Return one embedding per text or image, in the order of `documents`, and the tokens used.
+
+        Inputs go as {"text": ...} and {"image": data URI or URL} items (Jina, Xinference).
+        """
+        features.require_images(credentials, "embeds_images", documents)
+        context_size = self._get_context_size(model, credentials)
+        tokenizer = common.Tokenizer(credentials, common.model_uid(credentials, model))
+        inputs: list[Input] = []
+        for item in map(features.multimodal_item, documents):
+            if "text" in item:
+                text = instructed(item["text"], credentials, input_type)
+                item["text"] = common.fit(text, context_size, tokenizer)
+            inputs.append(item)
+        embeddings, tokens = self._embed_batches(model, credentials, inputs, context_size, tokenizer)
+        return MultiModalEmbeddingResult(
+            model=model, embeddings=embeddings, usage=self._usage(model, credentials, tokens)
+        )
+
+    def _embed_batches(
+        self, model: str, credentials: dict, inputs: list[Input], limit: int, tokenizer: common.Tokenizer
+    ) -> tuple[list[list[float]], int]:
+        """Embed `inputs` `max_chunks` at a time; return the embeddings in order and the tokens used."""
+        max_chunks = max(1, self._get_max_chunks(model, credentials))
+        embeddings: list[list[float]] = []
+        tokens = 0
+        for start in range(0, len(inputs), max_chunks):
+            batch = inputs[start : start + max_chunks]
+            vectors, used = self._embed_shortening_once(model, credentials, batch, limit, tokenizer)
+            embeddings += vectors
+            tokens += used
+        return embeddings, tokens
+
     def _embed_shortening_once(
-        self, model: str, credentials: dict, batch: list[str], limit: int, tokenizer: common.Tokenizer
+        self, model: str, credentials: dict, batch: list[Input], limit: int, tokenizer: common.Tokenizer
     ) -> tuple[list[list[float]], int]:
         """Embed one batch; if the server refuses an input as too long, shorten and retry once.
 
@@ -72,12 +115,12 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
             if named is None:
                 raise
             limit = min(limit, named) if named > common.SPECIAL_TOKENS else limit
-            shorter = [common.fit(text, limit, tokenizer, strict=True) for text in batch]
+            shorter = [features.shortened(item, limit, tokenizer) for item in batch]
             if shorter == batch:
                 raise
             return self._embed(model, credentials, shorter)
 
-    def _embed(self, model: str, credentials: dict, batch: list[str]) -> tuple[list[list[float]], int]:
+    def _embed(self, model: str, credentials: dict, batch: list[Input]) -> tuple[list[list[float]], int]:
         """Return the embeddings of one batch, in its order, and the tokens the server counted."""
         # ADAPT: this is the request the server receives and the answer read back. URLs, auth
         # and errors: models/common.py.
@@ -107,7 +150,8 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         usage = body.get("usage")
         tokens = usage.get("total_tokens") if isinstance(usage, dict) else None
         if type(tokens) is not int or tokens < 0:
-            tokens = sum(common.estimate_tokens(text) for text in batch)
+            texts = [item if isinstance(item, str) else item.get("text", "") for item in batch]
+            tokens = sum(common.estimate_tokens(text) for text in texts)
         return vectors, tokens
 
     def _usage(self, model: str, credentials: dict, tokens: int) -> EmbeddingUsage:
@@ -137,22 +181,28 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         """Raise CredentialsValidateFailedError unless the server runs `model` as an embedding model.
 
         The model's input limit, when the server tells it (Xinference's `max_tokens`), is stored
-        in `credentials` as `context_size`, which Dify keeps.
+        in `credentials` as `context_size`, which Dify keeps; so is image support, when the
+        server tells it (`embeds_images`).
         """
-        info = common.validate_model(credentials, model, "text-embedding")
+        with common.credential_check(credentials):  # all requests together within CHECK_TIMEOUT
+            info = common.validate_model(credentials, model, "text-embedding")
+            images = features.takes_images(credentials, common.model_uid(credentials, model), info)
         max_tokens = (info or {}).get("max_tokens")
         if type(max_tokens) is int and max_tokens > 0:
             credentials["context_size"] = str(max_tokens)
+        if images:
+            credentials["embeds_images"] = features.YES
 
     def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
-        """Return the model's schema: its context size and the texts sent per request."""
+        """Return the model's schema: its context size, the texts sent per request, and vision if set."""
         context_size = common.positive_int(credentials.get("context_size"), DEFAULT_CONTEXT_SIZE)
         max_chunks = common.positive_int(credentials.get("max_chunks"), DEFAULT_MAX_CHUNKS)
         return AIModelEntity(
             model=model,
-            label=I18nObject(en_US=model),
+            label=features.label(model, credentials),
             model_type=ModelType.TEXT_EMBEDDING,
             fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
+            features=[ModelFeature.VISION] if features.enabled(credentials, "embeds_images") else [],
             model_properties={
                 ModelPropertyKey.CONTEXT_SIZE: context_size,
                 ModelPropertyKey.MAX_CHUNKS: max_chunks,
@@ -167,6 +217,19 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
     def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
         """Return which exceptions become which Dify errors (see models/common.py)."""
         return common.ERROR_MAPPING
+
+
+def instructed(text: str, credentials: dict, input_type: EmbeddingInputType) -> str:
+    """`text` after the model's instruction prefix for queries or for documents, if it has one.
+
+    Models such as E5 or BGE want e.g. "query: " before a search query; a space is added after
+    a prefix that does not end in one.
+    """
+    answer = "query_prefix" if input_type == EmbeddingInputType.QUERY else "document_prefix"
+    prefix = str(credentials.get(answer) or "")
+    if not prefix.strip():
+        return text
+    return prefix + text if prefix[-1].isspace() else f"{prefix} {text}"
 
 
 def numbers(value: Any) -> list[float] | None:

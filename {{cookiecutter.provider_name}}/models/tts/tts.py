@@ -8,11 +8,10 @@ in models/common.py.
 from collections.abc import Generator, Iterator, Mapping
 
 from dify_plugin import TTSModel
-from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelPropertyKey, ModelType
 from dify_plugin.errors.model import InvokeError
 
-from models import common
+from models import common, features
 
 SPEECH_PATH = "audio/speech"
 AUDIO_TYPE = "mp3"
@@ -83,7 +82,7 @@ class {{ plan.class_name("tts") }}(TTSModel):
         voices = voices or [DEFAULT_VOICES]
         return AIModelEntity(
             model=model,
-            label=I18nObject(en_US=model),
+            label=features.label(model, credentials),
             model_type=ModelType.TTS,
             fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
             model_properties={

@@ -24,7 +24,7 @@ class {{ plan.class_name("moderation") }}(ModerationModel):
         """Describe the model the user added."""
         return AIModelEntity(
             model=model,
-            label=I18nObject(en_US=model),
+            label=I18nObject(en_US=credentials.get("display_name") or model),
             model_type=ModelType.MODERATION,
             fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
             model_properties={},

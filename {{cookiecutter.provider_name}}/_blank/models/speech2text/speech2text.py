@@ -26,7 +26,7 @@ class {{ plan.class_name("speech2text") }}(Speech2TextModel):
         """Describe the model the user added."""
         return AIModelEntity(
             model=model,
-            label=I18nObject(en_US=model),
+            label=I18nObject(en_US=credentials.get("display_name") or model),
             model_type=ModelType.SPEECH2TEXT,
             fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
             model_properties={},

@@ -8,7 +8,11 @@ from dify_plugin.entities.model import (
     ModelPropertyKey,
     ModelType,
 )
-from dify_plugin.entities.model.text_embedding import TextEmbeddingResult
+from dify_plugin.entities.model.text_embedding import (
+    MultiModalContent,
+    MultiModalEmbeddingResult,
+    TextEmbeddingResult,
+)
 from dify_plugin.errors.model import InvokeError
 
 from models.common import ERROR_MAPPING, not_implemented
@@ -26,8 +30,22 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         input_type: EmbeddingInputType = EmbeddingInputType.DOCUMENT,
     ) -> TextEmbeddingResult:
         """Return one embedding per text, in the order of `texts`, with usage."""
-        # TODO: call your server here.
+        # TODO: call your server here. Models that want an instruction before queries or
+        # documents (e.g. "query: " for E5) get it here: `input_type` says which the texts are.
         raise not_implemented("_invoke", __file__)
+
+    def _invoke_multimodal(
+        self,
+        model: str,
+        credentials: dict,
+        documents: list[MultiModalContent],
+        user: str | None = None,
+        input_type: EmbeddingInputType = EmbeddingInputType.DOCUMENT,
+    ) -> MultiModalEmbeddingResult:
+        """Return one embedding per text or image (base64 `content`), in the order of `documents`."""
+        # TODO: only if your server embeds images; then also declare ModelFeature.VISION in
+        # get_customizable_model_schema, or Dify never sends images. Otherwise delete this method.
+        raise not_implemented("_invoke_multimodal", __file__)
 
     def get_num_tokens(self, model: str, credentials: dict, texts: list[str]) -> list[int]:
         """Return the token count of each text; an offline estimate is fine."""
@@ -42,7 +60,7 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         """Describe the model the user added: its context size and batch size."""
         return AIModelEntity(
             model=model,
-            label=I18nObject(en_US=model),
+            label=I18nObject(en_US=credentials.get("display_name") or model),
             model_type=ModelType.TEXT_EMBEDDING,
             fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
             model_properties={

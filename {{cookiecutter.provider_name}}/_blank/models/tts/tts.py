@@ -35,7 +35,7 @@ class {{ plan.class_name("tts") }}(TTSModel):
         voices = [v.strip() for v in str(credentials.get("voices") or "alloy").split(",") if v.strip()]
         return AIModelEntity(
             model=model,
-            label=I18nObject(en_US=model),
+            label=I18nObject(en_US=credentials.get("display_name") or model),
             model_type=ModelType.TTS,
             fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
             model_properties={

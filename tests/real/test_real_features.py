@@ -1,0 +1,132 @@
+"""Model features on real servers, as Dify runs the plugin: structured output on both servers,
+the thinking switch on a llama.cpp server whose chat template reads it.
+
+The chat model is SmolLM2-135M-Instruct, answering greedily; what is checked is what the
+server does with the request (a grammar that forces the schema, a template that reads the
+switch), not how clever the answer is.
+"""
+
+import json
+import secrets
+import time
+
+import pytest
+
+from real import cache, servers
+from real.conftest import validated
+
+pytestmark = pytest.mark.real
+
+COLOUR = {
+    "type": "object",
+    "properties": {"colour": {"type": "string", "enum": ["red", "green", "blue"]}},
+    "required": ["colour"],
+    "additionalProperties": False,
+}
+# ChatML, plus what Qwen3's template does when thinking is switched off: an empty think block.
+THINKING_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
+    "{%- if enable_thinking is defined and enable_thinking is false %}{{ '<think>\\n\\n</think>\\n\\n' }}{%- endif %}"
+    "{%- endif %}"
+)
+
+
+def chat(plugin, credentials, parameters, stream=False, model="llm-model"):
+    return plugin.call(
+        "invoke_llm",
+        model_type="llm",
+        model=model,
+        credentials=credentials,
+        prompt_messages=[{"role": "user", "content": "What colour is a clear sky? Answer in JSON."}],
+        model_parameters={"temperature": 0.0, **parameters},
+        stop=None,
+        tools=None,
+        stream=stream,
+    )
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
+def test_structured_output_is_detected_and_the_answer_follows_the_schema(real_server, real_plugin, stream):
+    stored = validated(real_plugin, real_server, "llm")
+    assert stored["structured_output"] == "yes"  # llama.cpp's /props; Xinference runs this GGUF on llama.cpp
+
+    schema = json.dumps({"name": "llm_response", "schema": COLOUR})
+    chunks, error = chat(
+        real_plugin, stored, {"max_tokens": 48, "response_format": "json_schema", "json_schema": schema}, stream
+    )
+
+    assert error is None, error
+    answer = json.loads("".join(chunk["delta"]["message"]["content"] for chunk in chunks))
+    assert set(answer) == {"colour"} and answer["colour"] in ("red", "green", "blue")
+
+
+@pytest.fixture(scope="module")
+def thinking_llama(real_models, real_workdir):
+    """A llama-server running the chat model with a chat template that reads `enable_thinking`."""
+    work = real_workdir / "llama-thinking"
+    work.mkdir(parents=True, exist_ok=True)
+    template = work / "thinking.jinja"
+    template.write_text(THINKING_TEMPLATE)
+    api_key = "sk-think-" + secrets.token_hex(8)
+    port = servers.free_port()
+    process = servers.start_bounded(
+        [
+            str(cache.llama_cpp() / "bin" / "llama-server"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--api-key",
+            api_key,
+            "-m",
+            str(real_models / "smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf"),
+            "--alias",
+            "think-model",
+            "--jinja",
+            "--chat-template-file",
+            str(template),
+            "-c",
+            "1024",
+            "--threads",
+            "1",
+            "--no-webui",
+        ],
+        work / "server.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        servers.wait_until_up(process, f"{url}/health", work / "server.log", limit=120)
+        deadline = time.monotonic() + 120
+        while servers.http("GET", f"{url}/health", timeout=5)[0] != 200:  # 503 while the model loads
+            assert time.monotonic() < deadline, servers.tail(work / "server.log")
+            time.sleep(0.5)
+        yield {"server_url": url, "model_uid": "think-model", "api_key": api_key, "request_timeout": "60"}
+    finally:
+        servers.stop_group(process)
+
+
+def test_the_thinking_switch_is_detected_and_reaches_the_chat_template(thinking_llama, real_plugin):
+    results, error = real_plugin.call(
+        "validate_model_credentials", model_type="llm", model="think-model", credentials=thinking_llama
+    )
+    assert error is None, error
+    stored = results[0]["credentials"]
+    assert stored["thinking"] == "switchable"  # /props shows a template that reads enable_thinking
+    [schema], error = real_plugin.call(
+        "get_ai_model_schemas", model_type="llm", model="think-model", credentials=stored
+    )
+    assert error is None, error
+    assert "agent-thought" in schema["model_schema"]["features"]
+    assert "enable_thinking" in [rule["name"] for rule in schema["model_schema"]["parameter_rules"]]
+
+    prompt_tokens = {}
+    for switch in (True, False):
+        [answer], error = chat(real_plugin, stored, {"max_tokens": 4, "enable_thinking": switch}, model="think-model")
+        assert error is None, error
+        prompt_tokens[switch] = answer["delta"]["usage"]["prompt_tokens"]
+
+    # Only "thinking off" makes the template add its empty think block to the prompt.
+    assert prompt_tokens[False] > prompt_tokens[True], prompt_tokens
