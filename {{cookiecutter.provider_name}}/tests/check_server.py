@@ -557,13 +557,6 @@ def explain(
                 "type",
                 f"uid {uid!r} is {article(actual)} model, not {model_type}: {hint}give {article(model_type)} model ({server.runs(model_type)})",
             )
-{% if plan.has("llm") %}
-    if status == 400 and "stream_options" in failure.message:
-        return "other", (
-            "the server refuses the stream_options field of a streamed chat: leave it out in "
-            "models/llm/llm.py (the plugin then estimates the usage)"
-        )
-{% endif %}
     if status == 501 and model_type:
         return "type", (
             f"the server does not offer this call for {uid!r} (501): check that it is {article(model_type)} "
