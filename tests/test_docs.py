@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -202,7 +203,7 @@ def run_page(page: str, env: dict[str, str], cwd: Path) -> list[str]:
         script = []
         for command in commands(content):
             reason = outside(command)
-            script.append(f": skipped: {reason}" if reason else command)
+            script.append(f": skipped: {shlex.quote(reason)}" if reason else command)
             skipped += [command] if reason else []
         interactive = any(c.startswith("cookiecutter ") and "--no-input" not in c for c in script)
         done = subprocess.run(
