@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -100,6 +101,7 @@ NEEDS_OUTSIDE = {
     "dify ": "the dify CLI and a Dify to install into",
     "docker ": "a Dify installation",
     "curl ": "a running model server",
+    "python tests/check_server.py": "a running model server (each baked plugin's own suite tests the check)",
     "git push": "a remote repository",
     "python -m main": "a Dify to debug against",
     "python tests/fake_server.py": "runs until stopped, in a second terminal",
@@ -201,7 +203,7 @@ def run_page(page: str, env: dict[str, str], cwd: Path) -> list[str]:
         script = []
         for command in commands(content):
             reason = outside(command)
-            script.append(f": skipped: {reason}" if reason else command)
+            script.append(f": skipped: {shlex.quote(reason)}" if reason else command)
             skipped += [command] if reason else []
         interactive = any(c.startswith("cookiecutter ") and "--no-input" not in c for c in script)
         done = subprocess.run(

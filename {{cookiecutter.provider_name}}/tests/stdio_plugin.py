@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 PROVIDER = "{{ plan.provider }}"
 TIMEOUT = 30.0  # seconds any single exchange with the plugin may take
+
+
+class PluginSilent(AssertionError):
+    """The plugin exited, or wrote nothing, before a deadline (`output`: what it wrote, if it never started)."""
+
+    output = ""
 
 
 class PluginProcess:
@@ -33,35 +40,58 @@ class PluginProcess:
             stdout=subprocess.PIPE,
             stderr=self.stderr,
         )
-        self.lines: queue.Queue[bytes] = queue.Queue()
+        self.lines: queue.Queue[bytes | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
-        self.registration = json.loads(self._next_line())
+        try:
+            self.registration = json.loads(self._next_line(time.monotonic() + TIMEOUT))
+        except PluginSilent as silent:
+            silent.output = self.output()
+            self.stop()
+            raise
 
     def _read(self) -> None:
         for line in self.process.stdout:
             self.stdout.append(line)
             if line.strip():
                 self.lines.put(line)
+        self.lines.put(None)  # end of output: the plugin exited
 
-    def _next_line(self) -> bytes:
+    def _next_line(self, deadline: float) -> bytes:
+        wait = min(TIMEOUT, deadline - time.monotonic())
         try:
-            return self.lines.get(timeout=TIMEOUT)
+            line = self.lines.get(timeout=max(wait, 0.0))
         except queue.Empty:
-            raise AssertionError(f"the plugin wrote nothing for {TIMEOUT} s") from None
+            raise PluginSilent(f"the plugin wrote nothing for {wait:.0f} s") from None
+        if line is None:
+            self.lines.put(None)  # every later read sees the exit too
+            raise PluginSilent(f"the plugin exited with status {self.process.wait(timeout=10)}")
+        return line
 
-    def call(self, action: str, **data: Any) -> tuple[list[Any], dict[str, Any] | None]:
-        """Send one request; return (streamed results, error or None) once the session ends."""
+    def call(
+        self, action: str, *, deadline: float | None = None, **data: Any
+    ) -> tuple[list[Any], dict[str, Any] | None]:
+        """Send one request; return (streamed results, error or None) once the session ends.
+
+        `deadline` (a time.monotonic() value) bounds the whole exchange; without one, only
+        silence longer than TIMEOUT ends it. Either way PluginSilent is raised.
+        """
         session_id = uuid.uuid4().hex
         request = {
             "session_id": session_id,
             "event": "request",
             "data": {"type": "model", "action": action, "user_id": "tests", "provider": PROVIDER, **data},
         }
-        self.process.stdin.write(json.dumps(request).encode() + b"\n")
-        self.process.stdin.flush()
+        try:
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            raise PluginSilent(f"the plugin exited with status {self.process.wait(timeout=10)}") from None
         results, error = [], None
         while True:
-            message = json.loads(self._next_line())
+            limit = deadline if deadline is not None else time.monotonic() + TIMEOUT
+            if time.monotonic() >= limit:
+                raise PluginSilent(f"the plugin did not finish {action!r} in time")
+            message = json.loads(self._next_line(limit))
             if message.get("session_id") != session_id or message.get("event") != "session":
                 continue  # heartbeats and logs
             kind, payload = message["data"]["type"], message["data"]["data"]
