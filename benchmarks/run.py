@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -879,35 +880,42 @@ def main() -> None:
     unknown = only - set(SECTIONS)
     if unknown:
         parser.error(f"--only: unknown section {', '.join(sorted(unknown))}; known: {', '.join(SECTIONS)}")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # 256 streams: 512 sockets and more
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(4096, hard)), hard))  # the hard limit stays
     load = os.getloadavg()
     print(f"load average at the start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} cores)")
     with tempfile.TemporaryDirectory(prefix="dify-bench-") as tmp:
         work = Path(tmp)
-        if "bake" in only:
-            bench_bake(work, args.repeat)
         plugin = work / "bake-default" / "xinference"
         timed_bake(TEMPLATE, work / "bake-default")
         sys.path.insert(0, str(plugin / "tests"))  # the plugin's fake server (tests/conftest.py)
-        if "start" in only:
-            bench_start(work, plugin, args.repeat)
-        if "streams" in only:
-            bench_streams(plugin, args.repeat)
-        if "embeddings" in only:
-            bench_embeddings(plugin, args.repeat, args.real)
-        if "sdk" in only:
-            bench_sdk(args.repeat)
-        if "hostile" in only:
-            bench_hostile(plugin)
-        if "first-run" in only:
-            bench_first_run(work)
-        if "suite" in only:
-            bench_suite()
+        sections: dict[str, Callable[[], None]] = {
+            "bake": lambda: bench_bake(work, args.repeat),
+            "start": lambda: bench_start(work, plugin, args.repeat),
+            "streams": lambda: bench_streams(plugin, args.repeat),
+            "embeddings": lambda: bench_embeddings(plugin, args.repeat, args.real),
+            "sdk": lambda: bench_sdk(args.repeat),
+            "hostile": lambda: bench_hostile(plugin),
+            "first-run": lambda: bench_first_run(work),
+            "suite": bench_suite,
+        }
+        failed = []
+        for name in SECTIONS:
+            if name in only:
+                try:
+                    sections[name]()
+                except Exception as error:  # the table of the other sections is still printed
+                    failed.append(name)
+                    traceback.print_exc()
+                    message = " ".join(str(error).split())[:200]
+                    row(f"section {name}", math.nan, None, "", "-", f"FAILED: {type(error).__name__}: {message}")
     load = os.getloadavg()
     print(f"\nload average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n")
     header = ("Measure", "Median", "Floor", "Ratio", "Target", "Limit (share of one core while it ran)")
     for line in [header, tuple("---" for _ in header), *ROWS]:
         print("| " + " | ".join(str(cell) for cell in line) + " |")
+    if failed:
+        sys.exit(f"benchmarks/run.py: sections that failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":
