@@ -11,6 +11,7 @@ import os
 import queue
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -880,6 +881,9 @@ def main() -> None:
     unknown = only - set(SECTIONS)
     if unknown:
         parser.error(f"--only: unknown section {', '.join(sorted(unknown))}; known: {', '.join(SECTIONS)}")
+    # Started in the background (`cmd &`), this process and its children would ignore Ctrl+C;
+    # the plugin's own tests send it to their fake server, as a user at a terminal does.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # 256 streams: 512 sockets and more
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(4096, hard)), hard))  # the hard limit stays
     load = os.getloadavg()
