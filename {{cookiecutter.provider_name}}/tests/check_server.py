@@ -74,7 +74,8 @@ class Form:
 
     @classmethod
     def load(cls, root: Path = ROOT) -> "Form":
-        data = yaml.safe_load((root / "provider" / f"{PROVIDER}.yaml").read_text(encoding="utf-8"))
+        text = (root / "provider" / f"{PROVIDER}.yaml").read_text(encoding="utf-8")
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10x faster
 
         def fields(schema: str) -> list[dict[str, Any]]:
             return list(((data.get(schema) or {}).get("credential_form_schemas")) or [])

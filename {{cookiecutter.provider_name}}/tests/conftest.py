@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dify_plugin  # noqa: F401  first: the SDK patches the standard library for gevent on import
 import pytest
 from stdio_plugin import PluginProcess
 
@@ -97,6 +98,15 @@ def credentials(server: FakeServer):
     return _credentials
 
 
+@pytest.fixture
+def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let request_timeout go down to 0.3 s, below the form's 1 s floor, so that tests of time
+    limits take a fraction of a second (in this process; a plugin over stdio keeps the floor)."""
+    from models import common
+
+    monkeypatch.setattr(common, "TIMEOUT_RANGE", (0.3, common.TIMEOUT_RANGE[1]))
+
+
 def closed_port() -> int:
     """A loopback port with nothing listening on it."""
     import socket
@@ -106,8 +116,31 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
+# The plugin processes of the suite: one shared by the stdio tests, one for tests/check_server.py's
+# tests. Both start with the session, so that their start-up (imports, over a second each) runs
+# alongside collection instead of before the first test that needs them.
+STARTING: dict[str, PluginProcess] = {}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not session.config.option.collectonly:
+        STARTING.update({name: PluginProcess(ready=False) for name in ("plugin", "check_plugin")})
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    for unused in STARTING.values():
+        unused.stop()
+    STARTING.clear()
+
+
+def started_plugin(name: str) -> PluginProcess:
+    """The plugin process started for `name` with the session (a new one if it was taken)."""
+    early = STARTING.pop(name, None)
+    return early.wait_ready() if early else PluginProcess()
+
+
 @pytest.fixture(scope="session")
 def plugin() -> Iterator[PluginProcess]:
-    running = PluginProcess()
+    running = started_plugin("plugin")
     yield running
     running.stop()

@@ -27,7 +27,8 @@ class PluginSilent(AssertionError):
 class PluginProcess:
     """`python -m main` in local mode, driven over stdin/stdout as the Dify daemon drives it."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, ready: bool = True) -> None:
+        """Start the plugin; unless `ready` is False, also wait for its registration (see `wait_ready`)."""
         env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
         env["INSTALL_METHOD"] = "local"
         self.stderr = tempfile.TemporaryFile()
@@ -42,12 +43,20 @@ class PluginProcess:
         )
         self.lines: queue.Queue[bytes | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
-        try:
-            self.registration = json.loads(self._next_line(time.monotonic() + TIMEOUT))
-        except PluginSilent as silent:
-            silent.output = self.output()
-            self.stop()
-            raise
+        self.registration: dict[str, Any] | None = None
+        if ready:
+            self.wait_ready()
+
+    def wait_ready(self) -> "PluginProcess":
+        """Wait for the line a plugin writes once started, its registration; PluginSilent if none comes."""
+        if self.registration is None:
+            try:
+                self.registration = json.loads(self._next_line(time.monotonic() + TIMEOUT))
+            except PluginSilent as silent:
+                silent.output = self.output()
+                self.stop()
+                raise
+        return self
 
     def _read(self) -> None:
         for line in self.process.stdout:

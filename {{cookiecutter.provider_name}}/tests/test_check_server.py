@@ -29,7 +29,7 @@ from pathlib import Path
 import check_server
 import pytest
 from checks import SERVERS_OWN_KEY, unreachable_server
-from conftest import API_KEY, FakeServer
+from conftest import API_KEY, FakeServer, started_plugin
 from stdio_plugin import PluginProcess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,7 +66,7 @@ def check(*args: str, env: dict[str, str] | None = None, limit: float = 120) -> 
 
 @pytest.fixture(scope="module")
 def check_plugin() -> Iterator[PluginProcess]:
-    running = PluginProcess()
+    running = started_plugin("check_plugin")
     yield running
     running.stop()
 
@@ -169,7 +169,7 @@ def spoil(case: str, server: FakeServer) -> tuple[list[str], dict[str, str], str
         server.fault("/v1", status=200, body="<html>Sign in</html>", content_type="text/html", times=50)
         fix = r"/v1/models answers, but not with JSON: is 127\.0\.0\.1:\d+ the model server's API, not a web page\?"
     elif case == "slow server":
-        server.fault(CALL_PATH[FIRST], delay=3, times=2)
+        server.fault(CALL_PATH[FIRST], delay=3)
         extra = ["--timeout", "1"]
         fix = r"the server accepted the connection but did not answer within 1 s"
     elif case == "server error":
@@ -265,17 +265,19 @@ def test_a_plugin_that_does_not_start_is_reported(server, tmp_path):
 {% if plan.has("llm") %}
 
 
-def test_a_call_that_outlasts_its_bound_is_cut_off(server):
-    """A word every 0.6 s for two minutes: no read times out, so only the check's own bound ends the call."""
-    server.fault(CALL_PATH["llm"], reply={"content": " ".join(["word"] * 200)}, chunk_delay=0.6)
+def test_a_call_that_outlasts_its_bound_is_cut_off(check_plugin, server, monkeypatch):
+    """A word every 0.3 s for 3 s: no read times out, so only the check's own bound ends the call
+    (request_timeout 1 s plus the margin for the plugin's own work, cut here from 5 s to 0.5 s)."""
+    monkeypatch.setattr(check_server, "PLUGIN_MARGIN", 0.5)
+    server.fault(CALL_PATH["llm"], reply={"content": " ".join(["word"] * 10)}, chunk_delay=0.3)
 
-    done = check("--server-url", server.url, "--llm", UID["llm"], "--timeout", "1", limit=90)
+    status, output = check_in(check_plugin, "--server-url", server.url, "--llm", UID["llm"], "--timeout", "1")
 
-    streamed = next(row for row in rows(done.stdout) if row["check"] == "chat, streamed")
+    streamed = next(row for row in rows(output) if row["check"] == "chat, streamed")
     assert streamed["status"] == "FAIL"
-    assert "no answer within 6 s" in streamed["fix"]
-    assert 6 <= float(streamed["time"].removesuffix("s")) < 30
-    assert done.returncode == 1
+    assert "no answer within 1.5 s" in streamed["fix"]
+    assert 1.5 <= float(streamed["time"].removesuffix("s")) < 10
+    assert status == 1
 {% endif %}
 
 

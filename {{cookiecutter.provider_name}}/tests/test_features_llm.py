@@ -360,16 +360,18 @@ def test_a_refused_optional_field_is_dropped_once_and_remembered(
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
-def test_the_attempt_without_a_refused_field_stays_inside_request_timeout(llm, server, credentials, stream):
+def test_the_attempt_without_a_refused_field_stays_inside_request_timeout(
+    llm, server, credentials, short_timeouts, stream
+):
     server.control("features", {"refuse": ["user"]})
-    server.fault("/v1/chat/completions", delay=1.2, times=2)  # each attempt alone would fit in 2 s
+    server.fault("/v1/chat/completions", delay=0.35, times=2)  # each attempt alone would fit in 0.6 s
     key = f"sk-refusal-bound-{stream}"  # a connection of its own: no refusal remembered yet
-    given = credentials("chat-model", request_timeout="2", api_key=key)
+    given = credentials("chat-model", request_timeout="0.6", api_key=key)
 
     with pytest.raises(InvokeConnectionError) as caught:
         chat(llm, given, stream=stream, user="end-user-7")
 
-    assert "did not complete within request_timeout = 2 s" in str(caught.value)
+    assert "did not complete within request_timeout = 0.6 s" in str(caught.value)
     assert key not in str(caught.value)
     assert len(posts(server)) == 2
 

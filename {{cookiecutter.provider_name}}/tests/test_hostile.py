@@ -170,10 +170,8 @@ each_type = pytest.mark.parametrize("call", ONE_PER_TYPE, ids=[call.model_type f
 
 
 @pytest.fixture
-def quick(monkeypatch: pytest.MonkeyPatch, credentials) -> Callable[..., dict]:
-    """quick(call, **extra): credentials with request_timeout = 0.3 s (below the usual 1 s floor,
-    so that tests of time limits take a fraction of a second)."""
-    monkeypatch.setattr(common, "TIMEOUT_RANGE", (0.3, common.TIMEOUT_RANGE[1]))
+def quick(short_timeouts, credentials) -> Callable[..., dict]:
+    """quick(call, **extra): credentials with request_timeout = 0.3 s."""
     return lambda call, **extra: credentials(call.uid, api_key=API_KEY, request_timeout="0.3", **extra)
 
 

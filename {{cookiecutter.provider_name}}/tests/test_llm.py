@@ -419,16 +419,16 @@ def test_connection_refused_is_a_connection_error(llm, credentials, stream):
 
 @pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
 def test_a_server_slower_than_the_timeout_is_a_connection_error_within_the_timeout(
-    llm, server, credentials, stream
+    llm, server, credentials, short_timeouts, stream
 ):
     server.fault(CHAT, delay=3)
-    given = credentials("chat-model", api_key=API_KEY, request_timeout="1")
+    given = credentials("chat-model", api_key=API_KEY, request_timeout="0.3")
 
     started = time.monotonic()
     with raises_dify_error(InvokeConnectionError, server.port):
         invoke(llm, given, stream=stream)
 
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 1.5
 
 
 @pytest.mark.parametrize(
