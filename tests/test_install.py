@@ -43,7 +43,9 @@ class Uv:
             "PATH": f"{self.bin}{os.pathsep}/usr/bin{os.pathsep}/bin",
             "UV_CACHE_DIR": str(root / "uv-cache"),
             "UV_PYTHON_DOWNLOADS": "never",
-            "UV_NO_CONFIG": "1",
+            # No user or system uv.toml of this machine; the plugin's own pyproject.toml counts, as for the daemon.
+            "XDG_CONFIG_HOME": str(root / "no-config"),
+            "XDG_CONFIG_DIRS": str(root / "no-config"),
         }
         self.figures: dict[str, float] = {}
 
@@ -123,6 +125,9 @@ def test_old_and_new_daemons_install_the_same_versions_and_the_plugin_starts(plu
     locked = [Requirement(line) for line in (plugin / "requirements.txt").read_text().splitlines()]
     assert installed == {f"{r.name}{r.specifier}" for r in locked if r.marker is None or r.marker.evaluate()}
     assert {"dify-plugin==0.10.2", "httpx==0.28.1"} <= installed
+    # pyproject's compile-bytecode: the daemon's uv sync leaves the SDK compiled, so no start compiles it
+    # again (nor every start, where PYTHONDONTWRITEBYTECODE is set).
+    assert list((new / ".venv").glob("lib/python3*/site-packages/dify_plugin/__pycache__/__init__.*.pyc"))
     for unpacked in (old, new):
         assert registration(unpacked / ".venv" / "bin" / "python", unpacked, uv.env)["name"] == plugin.name
     sizes = [sum(f.stat().st_size for f in (d / ".venv").rglob("*") if f.is_file()) >> 20 for d in (old, new)]

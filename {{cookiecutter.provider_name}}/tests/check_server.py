@@ -40,6 +40,7 @@ import wave
 {% endif %}
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote, unquote, urlsplit
@@ -334,10 +335,14 @@ class Server:
         elif parts.username is not None:
             user = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
             self.headers["Authorization"] = f"Basic {base64.b64encode(user).decode()}"
-        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         self._reach: list[str | None] = []
         self._listing: dict[str, tuple[int | None, Any]] = {}
         self._running: list[tuple[str, str | None]] | None = None
+
+    @cached_property
+    def opener(self) -> urllib.request.OpenerDirector:
+        """Made when first needed: it loads the CA bundle (about 50 ms), and a check that passes never probes."""
+        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     @property
     def loopback(self) -> bool:

@@ -183,8 +183,7 @@ def unanswered_port() -> Iterator[int]:
         open_socket.close()
 
 
-def test_a_connect_timeout_is_a_connection_error_stating_the_timeout(unanswered_port, monkeypatch):
-    monkeypatch.setattr(common, "TIMEOUT_RANGE", (0.3, 240))  # below the usual floor of 1 s: a quicker test
+def test_a_connect_timeout_is_a_connection_error_stating_the_timeout(unanswered_port, short_timeouts):
     credentials = {
         "server_url": f"http://127.0.0.1:{unanswered_port}",
         "request_timeout": "0.3",
