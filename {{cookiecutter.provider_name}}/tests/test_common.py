@@ -186,14 +186,14 @@ def unanswered_port() -> Iterator[int]:
 def test_a_connect_timeout_is_a_connection_error_stating_the_timeout(unanswered_port, short_timeouts):
     credentials = {
         "server_url": f"http://127.0.0.1:{unanswered_port}",
-        "request_timeout": "0.3",
+        "request_timeout": "0.2",
         "max_retries": "0",
     }
 
     with raises_dify_error(InvokeConnectionError, unanswered_port) as caught, bounded(10):
         common.request(credentials, "GET", "models")
 
-    assert "0.3 s" in str(caught.value)
+    assert "0.2 s" in str(caught.value)
 
 
 @pytest.mark.parametrize(

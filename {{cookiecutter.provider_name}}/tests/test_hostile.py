@@ -171,8 +171,8 @@ each_type = pytest.mark.parametrize("call", ONE_PER_TYPE, ids=[call.model_type f
 
 @pytest.fixture
 def quick(short_timeouts, credentials) -> Callable[..., dict]:
-    """quick(call, **extra): credentials with request_timeout = 0.3 s."""
-    return lambda call, **extra: credentials(call.uid, api_key=API_KEY, request_timeout="0.3", **extra)
+    """quick(call, **extra): credentials with request_timeout = 0.2 s."""
+    return lambda call, **extra: credentials(call.uid, api_key=API_KEY, request_timeout="0.2", **extra)
 
 
 # -- secrets ------------------------------------------------------------------------------------
@@ -352,7 +352,7 @@ def test_a_trickling_server_cannot_stretch_a_call_past_request_timeout(server, q
     with raises_dify_error(InvokeConnectionError, server.port) as caught, bounded(10):
         call.run(quick(call))
 
-    assert "request_timeout = 0.3 s" in str(caught.value)
+    assert "request_timeout = 0.2 s" in str(caught.value)
 {% if plan.has("llm") %}
 
 
@@ -367,7 +367,7 @@ def test_a_stream_without_events_ends_after_request_timeout(server, quick, fault
     with raises_dify_error(InvokeConnectionError, server.port) as caught, bounded(10):
         chat(quick(CALLS[0]), stream=True)
 
-    assert "sent no event for request_timeout = 0.3 s" in str(caught.value)
+    assert "sent no event for request_timeout = 0.2 s" in str(caught.value)
 
 
 def test_a_stream_ends_at_its_overall_limit_however_often_events_come(server, credentials, monkeypatch):
@@ -385,13 +385,13 @@ def test_a_stream_ends_at_its_overall_limit_however_often_events_come(server, cr
 def test_a_credential_check_ends_within_its_limit_whatever_request_timeout_says(
     server, credentials, monkeypatch, call
 ):
-    monkeypatch.setattr(common, "CHECK_TIMEOUT", 0.3)
+    monkeypatch.setattr(common, "CHECK_TIMEOUT", 0.2)
     server.fault(f"/v1/models/{call.uid}", trickle=0.05)
 
     with raises_dify_error(CredentialsValidateFailedError, server.port) as caught, bounded(10):
         call.validate(credentials(call.uid, api_key=API_KEY, request_timeout="240"))
 
-    assert "within 0.3 s" in str(caught.value)
+    assert "within 0.2 s" in str(caught.value)
 
 
 def test_retries_on_a_refusing_server_stay_inside_request_timeout(quick):
@@ -401,7 +401,7 @@ def test_retries_on_a_refusing_server_stay_inside_request_timeout(quick):
     with raises_dify_error(InvokeConnectionError, port) as caught, bounded(10):
         call.run(quick(call, server_url=url, max_retries="1e9"))  # kept at 3: waits 0 + 0.5 + 1 s
 
-    assert "did not complete within request_timeout = 0.3 s" in str(caught.value)
+    assert "did not complete within request_timeout = 0.2 s" in str(caught.value)
 
 
 def test_the_sdk_serves_requests_as_greenlets_in_one_thread_which_time_limits_can_interrupt():

@@ -422,7 +422,7 @@ def test_a_server_slower_than_the_timeout_is_a_connection_error_within_the_timeo
     llm, server, credentials, short_timeouts, stream
 ):
     server.fault(CHAT, delay=3)
-    given = credentials("chat-model", api_key=API_KEY, request_timeout="0.3")
+    given = credentials("chat-model", api_key=API_KEY, request_timeout="0.2")
 
     started = time.monotonic()
     with raises_dify_error(InvokeConnectionError, server.port):

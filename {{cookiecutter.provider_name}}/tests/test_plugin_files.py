@@ -7,6 +7,7 @@ import importlib.metadata
 import re
 import sys
 import tomllib
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -161,11 +162,17 @@ def test_minimum_dify_version_is_the_one_the_sdk_range_needs():
     assert Version(load("manifest.yaml")["meta"]["minimum_dify_version"]) == needed
 
 
+@cache
+def installed_modules() -> dict[str, list[str]]:
+    """Top-level module -> the installed distributions that provide it (read once: it scans them all)."""
+    return importlib.metadata.packages_distributions()
+
+
 def imported_distributions(paths: list[Path]) -> set[str]:
     """Distributions (canonical names) of the third-party modules these files import."""
     local = {p.stem for p in ROOT.glob("*.py")} | {p.name for p in ROOT.iterdir() if p.is_dir()}
     local |= {p.stem for p in (ROOT / "tests").glob("*.py")}
-    providers = importlib.metadata.packages_distributions()
+    providers = installed_modules()
     found = set()
     for path in paths:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
