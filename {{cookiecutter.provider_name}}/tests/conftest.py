@@ -127,6 +127,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         STARTING.update({name: PluginProcess(ready=False) for name in ("plugin", "check_plugin")})
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Stop at once the ones no selected test uses (`pytest -k rerank`, a single file)."""
+    used = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    for name in [name for name in STARTING if name not in used]:
+        STARTING.pop(name).stop()
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     for unused in STARTING.values():
         unused.stop()
