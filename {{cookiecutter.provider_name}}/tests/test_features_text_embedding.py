@@ -63,7 +63,9 @@ def test_instruction_prefixes_go_before_queries_and_documents(
 
 
 def test_images_and_texts_are_embedded_in_order_in_one_shape(embedder, server, credentials):
-    given = credentials("vl-embed-model", embeds_images="yes", max_chunks="2", query_prefix="query:")
+    given = credentials(  # one batch at a time: the server gets them in order (parallel batches race)
+        "vl-embed-model", embeds_images="yes", max_chunks="2", parallel_requests="1", query_prefix="query:"
+    )
     documents = [text("red square"), image(RED), image(BLUE)]
 
     result = embedder.invoke_multimodal(

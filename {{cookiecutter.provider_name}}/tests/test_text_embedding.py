@@ -177,8 +177,8 @@ def test_vectors_keep_the_text_order_when_batches_are_answered_out_of_order(embe
 
     assert result.embeddings == [vector(text) for text in texts]
     assert result.usage.total_tokens == len(texts)
-    first = server.requests(EMBEDDINGS)[0]
-    assert first["json"]["input"] == ["alpha"] and first["answered"] > 0
+    first = server.requests(EMBEDDINGS)[0]  # alpha or beta: the two batches sent together race
+    assert first["json"]["input"] in (["alpha"], ["beta"]) and first["answered"] > 0
 
 
 def test_a_failing_batch_raises_its_dify_error_and_the_batches_not_sent_yet_never_are(
