@@ -457,7 +457,12 @@ class Server:
 
 
 def dify_type(info: dict[str, Any]) -> str | None:
-    """Xinference's model_type/model_ability as a Dify model type."""
+    """Xinference's model_type/model_ability as a Dify model type.
+
+    models/common.py has its own for the plugin's chosen types; this one names any type (a model
+    of a type the plugin lacks included), and this script never imports the plugin's code, which
+    would load the SDK and its gevent patching into the process that drives the plugin.
+    """
     kind = str(info.get("model_type") or "").lower()
     abilities = {str(a).lower() for a in info.get("model_ability") or []}
     if kind == "audio":
