@@ -621,11 +621,18 @@ def validate(answers: Mapping) -> Plan:
 # "{folder}" stands for a model type's folder name.
 PATHS_PER_TYPE = ("models/{folder}", "tests/test_{folder}.py", "tests/test_features_{folder}.py")
 PREDEFINED_ONLY = ("models/{folder}/_position.yaml", "models/{folder}/example-{folder}.yaml")
+# Shared code that only one model type uses, by that type's folder (SSE streams are the LLM's).
+SHARED_BY_ONE_TYPE = {"llm": ("models/server/events.py",)}
 BLANK_OVERLAY = "_blank"  # files that replace the working code when implementation=blank
-# Working-variant files the blank variant has no use for (it has no HTTP layer to test).
+# Working-variant files and folders the blank variant has no use for (it has no HTTP layer to test).
 WORKING_ONLY = (
+    "models/server",
+    "models/llm/answers.py",
+    "models/llm/capabilities.py",
+    "models/llm/chunks.py",
+    "models/llm/messages.py",
     "tests/fake_server.py",
-    "tests/test_common.py",
+    "tests/test_server.py",
     "tests/test_hostile.py",
     "models/features.py",
     "tests/test_features.py",
@@ -636,6 +643,7 @@ WORKING_ONLY = (
 def paths_to_remove(plan: Plan) -> list[str]:
     """Every path in the rendered tree that does not belong to this plugin."""
     paths = [p.format(folder=t.folder) for t in plan.unchosen for p in PATHS_PER_TYPE]
+    paths += [p for t in plan.unchosen for p in SHARED_BY_ONE_TYPE.get(t.folder, ())]
     if not plan.predefined:
         paths += [p.format(folder=t.folder) for t in plan.types for p in PREDEFINED_ONLY]
     return paths

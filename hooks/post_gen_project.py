@@ -21,7 +21,10 @@ root = Path.cwd()
 overlay = root / answers.BLANK_OVERLAY
 if plan.implementation == "blank":
     for path in answers.WORKING_ONLY:
-        (root / path).unlink(missing_ok=True)
+        if (root / path).is_dir():
+            shutil.rmtree(root / path)
+        else:
+            (root / path).unlink(missing_ok=True)
     for source in sorted(p for p in overlay.rglob("*") if p.is_file()):
         target = root / source.relative_to(overlay)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,7 @@ def test_generated_suites_really_run_without_network():
 # Every fault the issue lists, as the test ids that inject it in the default plugin's own suite.
 FAULT_KINDS = {
     "connection refused": "test_llm.py::test_connection_refused_is_a_connection_error[streaming]",
-    "connect timeout": "test_common.py::test_a_connect_timeout_is_a_connection_error_stating_the_timeout",
+    "connect timeout": "test_server.py::test_a_connect_timeout_is_a_connection_error_stating_the_timeout",
     "read timeout": "test_llm.py::test_a_server_slower_than_the_timeout_is_a_connection_error_within_the_timeout",
     "401": "test_llm.py::test_http_errors_map_to_difys_errors_by_cause[401-InvokeAuthorizationError-streaming]",
     "403": "test_rerank.py::test_http_errors_map_to_difys_errors_by_cause[403-InvokeAuthorizationError]",
@@ -104,9 +104,14 @@ TYPE_WORDS = {
 }
 
 
-@pytest.mark.parametrize("path", ["tests/fake_server.py", "models/common.py", "tests/test_hostile.py"])
-def test_default_plugin_code_mentions_no_model_type_that_was_not_chosen(bake, path):
-    text = (bake("default") / path).read_text(encoding="utf-8").lower()
+SHARED_CODE = ["tests/fake_server.py", "tests/test_hostile.py", "models/features.py", "models/server/**/*.py"]
+
+
+@pytest.mark.parametrize("pattern", SHARED_CODE)
+def test_default_plugin_code_mentions_no_model_type_that_was_not_chosen(bake, pattern):
+    paths = sorted(bake("default").glob(pattern))
+    assert paths, f"no file matches {pattern}"
+    text = "".join(path.read_text(encoding="utf-8").lower() for path in paths)
 
     mentioned = {kind: word for kind, words in TYPE_WORDS.items() for word in words if word in text}
-    assert not mentioned, f"{path} mentions unchosen model types: {mentioned}"
+    assert not mentioned, f"{pattern} mentions unchosen model types: {mentioned}"

@@ -35,7 +35,7 @@ def server_count(server, model_type: str, text: str, add_special: bool = True) -
 def estimates(plugin_dir, texts: list[str]) -> list[int]:
     """The baked plugin's estimate_tokens, run in its own process (dify_plugin patches the stdlib)."""
     code = (
-        "import json, sys; from models.common import estimate_tokens; "
+        "import json, sys; from models.server.tokens import estimate_tokens; "
         "print(json.dumps([estimate_tokens(t) for t in json.load(sys.stdin)]))"
     )
     done = subprocess.run(

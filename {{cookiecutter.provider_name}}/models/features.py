@@ -3,9 +3,9 @@
 - the model's display name in Dify (the `display_name` answer);
 - request fields a server refuses (`stream_options`, `max_tokens`, `user`): the request is
   sent again once without them, and the refusal is remembered for that connection;
-- what a llama.cpp server says about its model (`GET /props`), read at validation;
 - images for multimodal embedding and rerank, sent as data URIs.
 
+What a server says a model can do is read by its family (models/server/families/).
 docs/features.md in the template repo lists every feature and the test that proves it.
 """
 
@@ -16,15 +16,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model.text_embedding import MultiModalContent, MultiModalContentType
 from dify_plugin.errors.model import InvokeBadRequestError
 
-from models import common
-
-YES = "yes"
+from models.server.connection import Connection
+from models.server.tokens import Tokenizer, fit
+from models.server.vocabulary import YES
 
 
 def label(model: str, credentials: Mapping[str, Any]) -> I18nObject:
@@ -53,25 +52,21 @@ REFUSAL = re.compile(
 )
 REMEMBERED_CONNECTIONS = 256  # memory stays bounded however many servers are configured
 
-_refusals: OrderedDict[tuple[common.Connection, str], frozenset[str]] = OrderedDict()
+# By the connection (URL, key, limits) and the model: a router in front of several backends may
+# refuse a field for one model and accept it for another.
+_refusals: OrderedDict[tuple[Connection, str], frozenset[str]] = OrderedDict()
 _refusals_lock = threading.Lock()
 
 
-def _key(credentials: Mapping[str, Any], uid: str) -> tuple[common.Connection, str]:
-    # The connection (URL, key, limits) and the model: a router in front of several
-    # backends may refuse a field for one model and accept it for another.
-    return common.connection(credentials), uid
-
-
-def refused(credentials: Mapping[str, Any], uid: str) -> frozenset[str]:
+def refused(conn: Connection, uid: str) -> frozenset[str]:
     """The optional fields this connection has refused before."""
     with _refusals_lock:
-        return _refusals.get(_key(credentials, uid), frozenset())
+        return _refusals.get((conn, uid), frozenset())
 
 
-def remember_refusal(credentials: Mapping[str, Any], uid: str, field: str) -> None:
+def remember_refusal(conn: Connection, uid: str, field: str) -> None:
     """Remember that this connection refuses `field`, forgetting the oldest connection if full."""
-    key = _key(credentials, uid)
+    key = (conn, uid)
     with _refusals_lock:
         _refusals[key] = _refusals.get(key, frozenset()) | {field}
         _refusals.move_to_end(key)
@@ -100,33 +95,6 @@ def refused_field(error: Exception, payload: Mapping[str, Any]) -> str | None:
         if field in payload and re.search(rf"(?<![\w.]){field}(?!\w)", message):
             return field
     return None
-
-
-# -- what llama.cpp says about its model ------------------------------------------------------
-
-
-# Any error answer to `GET /props` means "not llama.cpp": gateways may guard paths outside /v1.
-NOT_LLAMA_CPP = frozenset(range(400, 600))
-
-
-def server_props(credentials: Mapping[str, Any], uid: str) -> dict[str, Any] | None:
-    """llama.cpp's `GET /props` for the model, or None if the server has no such endpoint.
-
-    Router-mode servers pick the model from the `model` query; single-model servers ignore it.
-    Asked only while credentials are checked, so it ends within common.CHECK_TIMEOUT.
-    """
-    body = common.probe(credentials, f"/props?model={quote(uid, safe='')}", absent=NOT_LLAMA_CPP)
-    return body if isinstance(body, dict) and "default_generation_settings" in body else None
-
-
-def takes_images(credentials: Mapping[str, Any], uid: str, info: Mapping[str, Any] | None) -> bool:
-    """Whether the server says the model takes images: a `vision` ability in Xinference's
-    description, or llama.cpp's vision modality (asked only when there is no description)."""
-    if info is not None:
-        return "vision" in {str(ability).lower() for ability in info.get("model_ability") or []}
-    props = server_props(credentials, uid)
-    modalities = props.get("modalities") if props else None
-    return isinstance(modalities, dict) and modalities.get("vision") is True
 
 
 # -- images for embedding and rerank ----------------------------------------------------------
@@ -167,13 +135,13 @@ def multimodal_item(content: MultiModalContent) -> dict[str, str]:
     return {"text": content.content}
 
 
-def shortened(item: str | dict[str, str], limit: int, tokenizer: common.Tokenizer) -> str | dict[str, str]:
+def shortened(item: str | dict[str, str], limit: int, tokenizer: Tokenizer) -> str | dict[str, str]:
     """A text input (a string or {"text": ...}) cut to `limit` tokens by a bound no tokenizer
-    exceeds (see common.fit); an image input as it is."""
+    exceeds (see tokens.fit); an image input as it is."""
     if isinstance(item, str):
-        return common.fit(item, limit, tokenizer, strict=True)
+        return fit(item, limit, tokenizer, strict=True)
     if "text" in item:
-        return {"text": common.fit(item["text"], limit, tokenizer, strict=True)}
+        return {"text": fit(item["text"], limit, tokenizer, strict=True)}
     return item
 
 

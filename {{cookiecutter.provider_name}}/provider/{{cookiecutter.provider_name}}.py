@@ -1,8 +1,10 @@
 {% set plan = cookiecutter | plan %}
 from dify_plugin import ModelProvider
-from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeError
+from dify_plugin.errors.model import InvokeError
 
-from models import common
+from models.server.connection import Connection
+from models.server.errors import validation_failed
+from models.server.probes import model_ids
 
 
 class {{ plan.provider_class }}(ModelProvider):
@@ -11,6 +13,6 @@ class {{ plan.provider_class }}(ModelProvider):
     def validate_provider_credentials(self, credentials: dict) -> None:
         """Raise CredentialsValidateFailedError unless the server at `server_url` answers with this key."""
         try:
-            common.model_ids(credentials)
+            model_ids(Connection.of(credentials))
         except InvokeError as error:
-            raise CredentialsValidateFailedError(str(error)) from None
+            raise validation_failed(error) from None

@@ -102,9 +102,9 @@ def credentials(server: FakeServer):
 def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let request_timeout go down to 0.2 s, below the form's 1 s floor, so that tests of time
     limits take a fraction of a second (in this process; a plugin over stdio keeps the floor)."""
-    from models import common
+    from models.server import limits
 
-    monkeypatch.setattr(common, "TIMEOUT_RANGE", (0.2, common.TIMEOUT_RANGE[1]))
+    monkeypatch.setattr(limits, "TIMEOUT_RANGE", (0.2, limits.TIMEOUT_RANGE[1]))
 
 
 def closed_port() -> int:

@@ -17,7 +17,11 @@ import pytest
 from dify_plugin.entities.model.text_embedding import MultiModalContent, MultiModalContentType
 
 from models import features
-{% for type in plan.types | sort(attribute="folder") %}
+{% for type in plan.types | sort(attribute="folder") if type.folder < "server" %}
+from models.{{ type.folder }}.{{ type.folder }} import {{ plan.class_name(type.name) }}
+{% endfor %}
+from models.server.connection import Connection
+{% for type in plan.types | sort(attribute="folder") if type.folder > "server" %}
 from models.{{ type.folder }}.{{ type.folder }} import {{ plan.class_name(type.name) }}
 {% endfor %}
 
@@ -84,13 +88,16 @@ def test_display_name_is_the_name_dify_shows(model_class, answer, shown):
 
 
 def test_refused_fields_are_remembered_per_connection_in_bounded_memory(server, credentials):
-    first = credentials("chat-model")
+    def connection(uid: str, **extra: str) -> Connection:
+        return Connection.of(credentials(uid, **extra))
+
+    first = connection("chat-model")
     features.remember_refusal(first, "chat-model", "stream_options")
 
     assert features.refused(first, "chat-model") == {"stream_options"}
-    assert features.refused(credentials("chat-model", request_timeout="7"), "chat-model") == frozenset()
+    assert features.refused(connection("chat-model", request_timeout="7"), "chat-model") == frozenset()
     assert features.refused(first, "other-model") == frozenset()
     for number in range(features.REMEMBERED_CONNECTIONS):
-        features.remember_refusal(credentials(f"model-{number}"), f"model-{number}", "user")
+        features.remember_refusal(connection(f"model-{number}"), f"model-{number}", "user")
     assert len(features._refusals) == features.REMEMBERED_CONNECTIONS
     assert features.refused(first, "chat-model") == frozenset()  # the oldest was forgotten

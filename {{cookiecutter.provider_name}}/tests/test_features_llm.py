@@ -24,8 +24,8 @@ from dify_plugin.errors.model import (
 )
 from test_features import wav
 
-from models import common
 from models.llm.llm import {{ plan.class_name("llm") }}
+from models.server import limits
 
 # -- LLM: what the schema declares ------------------------------------------------------------
 
@@ -496,7 +496,7 @@ def test_an_error_answer_to_props_means_no_llama_cpp_and_validation_passes(llm, 
 def test_a_silent_props_endpoint_ends_validation_within_the_check_limit(
     llm, server, credentials, monkeypatch
 ):
-    monkeypatch.setattr(common, "CHECK_TIMEOUT", 0.5)
+    monkeypatch.setattr(limits, "CHECK_TIMEOUT", 0.5)
     server.control("config", {"describe": False})
     server.fault("/props", delay=5)
 

@@ -46,7 +46,6 @@ from dify_plugin.errors.model import (
 )
 from gevent import monkey
 
-from models import common
 {% if plan.has("llm") %}
 from models.llm.llm import {{ plan.class_name("llm") }}
 {% endif %}
@@ -56,6 +55,13 @@ from models.moderation.moderation import {{ plan.class_name("moderation") }}
 {% if plan.has("rerank") %}
 from models.rerank.rerank import {{ plan.class_name("rerank") }}
 {% endif %}
+from models.server import limits
+from models.server.connection import Connection
+from models.server.pools import POOLS
+{% if plan.has("llm") %}
+from models.server.tokens import estimate_tokens
+{% endif %}
+from models.server.transport import request
 {% if plan.has("speech2text") %}
 from models.speech2text.speech2text import {{ plan.class_name("speech2text") }}
 {% endif %}
@@ -371,7 +377,7 @@ def test_a_stream_without_events_ends_after_request_timeout(server, quick, fault
 
 
 def test_a_stream_ends_at_its_overall_limit_however_often_events_come(server, credentials, monkeypatch):
-    monkeypatch.setattr(common, "STREAM_LIMIT", 0.5)
+    monkeypatch.setattr(limits, "STREAM_LIMIT", 0.5)
     server.fault("/v1/chat/completions", endless=0.05)
 
     with raises_dify_error(InvokeConnectionError, server.port) as caught, bounded(10):
@@ -385,7 +391,7 @@ def test_a_stream_ends_at_its_overall_limit_however_often_events_come(server, cr
 def test_a_credential_check_ends_within_its_limit_whatever_request_timeout_says(
     server, credentials, monkeypatch, call
 ):
-    monkeypatch.setattr(common, "CHECK_TIMEOUT", 0.2)
+    monkeypatch.setattr(limits, "CHECK_TIMEOUT", 0.2)
     server.fault(f"/v1/models/{call.uid}", trickle=0.05)
 
     with raises_dify_error(CredentialsValidateFailedError, server.port) as caught, bounded(10):
@@ -426,7 +432,7 @@ HUGE_ANSWERS = {
 @each_type
 @pytest.mark.parametrize("how", HUGE_ANSWERS.values(), ids=HUGE_ANSWERS.keys())
 def test_an_answer_over_the_size_limit_is_refused(server, credentials, monkeypatch, call, how):
-    monkeypatch.setattr(common, "MAX_RESPONSE_BYTES", MIB)  # the real limit is tested over stdio
+    monkeypatch.setattr(limits, "MAX_RESPONSE_BYTES", MIB)  # the real limit is tested over stdio
     server.fault(call.path, size=4 * MIB, content_type=call.content_type, **how)
 
     with raises_dify_error(InvokeServerUnavailableError, server.port) as caught, bounded(10):
@@ -458,7 +464,7 @@ def test_refusing_a_300_mb_answer_keeps_the_plugins_memory_bounded(plugin, serve
     grown = peak_rss(pid) - before
     print(f"peak RSS grew {grown / MIB:.1f} MiB while refusing a 300 MB answer {how}")
     assert "answered more than 32 MiB" in error["message"], error
-    assert grown < 3 * common.MAX_RESPONSE_BYTES, f"peak RSS grew {grown / MIB:.0f} MiB"
+    assert grown < 3 * limits.MAX_RESPONSE_BYTES, f"peak RSS grew {grown / MIB:.0f} MiB"
 {% if plan.has("llm") %}
 
 
@@ -524,7 +530,7 @@ def test_usage_that_is_not_a_count_is_estimated(server, credentials, stream, usa
     used = chunks[-1].delta.usage
     answer = "".join(chunk.delta.message.content for chunk in chunks)
     assert used.prompt_tokens == LLM(model_schemas=[]).get_num_tokens("chat-model", given, PING)
-    assert used.completion_tokens == common.estimate_tokens(answer) > 0
+    assert used.completion_tokens == estimate_tokens(answer) > 0
 {% endif %}
 
 
@@ -561,11 +567,11 @@ def resident_memory() -> int:
 @pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="reads descriptor figures from Linux /proc")
 def test_credential_churn_keeps_descriptors_and_memory_flat(server, credentials, monkeypatch):
     """Before the pools were bounded, each credential set kept a client, a socket and ~0.9 MB."""
-    monkeypatch.setattr(common.POOLS, "size", 4)  # the same eviction as with MAX_CLIENTS, sooner
+    monkeypatch.setattr(POOLS, "size", 4)  # the same eviction as with MAX_CLIENTS, sooner
 
     def use(count: int, start: int) -> None:
         for n in range(start, start + count):
-            common.request(credentials("x", api_key=f"sk-churn-{n}"), "GET", "models")
+            request(Connection.of(credentials("x", api_key=f"sk-churn-{n}")), "GET", "models")
 
     use(8, 0)  # every pool slot taken, and evicted, at least once
     descriptors, memory = open_descriptors(), resident_memory()
@@ -573,9 +579,9 @@ def test_credential_churn_keeps_descriptors_and_memory_flat(server, credentials,
 
     print(
         f"after 100 more credential sets: {open_descriptors() - descriptors:+d} descriptors, "
-        f"{(resident_memory() - memory) / MIB:+.1f} MiB RSS, {len(common.POOLS)} pools"
+        f"{(resident_memory() - memory) / MIB:+.1f} MiB RSS, {len(POOLS)} pools"
     )
-    assert len(common.POOLS) == 4
+    assert len(POOLS) == 4
     assert open_descriptors() - descriptors <= 2
     assert resident_memory() - memory < 16 * MIB
 

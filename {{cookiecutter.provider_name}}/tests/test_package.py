@@ -142,7 +142,7 @@ def package_listing(root: Path) -> set[str]:
 
 
 def local_imports(source: Path) -> set[Path]:
-    """Files of this plugin that `source` imports (`models.common`, `from models import common`, ...)."""
+    """Files of this plugin that `source` imports (`models.server.transport`, `from models.server import limits`, ...)."""
     found: set[Path] = set()
     tree = ast.parse(source.read_text(encoding="utf-8"))
     for node in ast.walk(tree):
@@ -156,10 +156,12 @@ def local_imports(source: Path) -> set[Path]:
             modules = [base] + [f"{base}.{alias.name}" for alias in node.names]
         else:
             continue
-        for module in modules:
-            candidate = ROOT / Path(*module.split(".")).with_suffix(".py")
-            if module and candidate.is_file():
-                found.add(candidate)
+        for module in filter(None, modules):
+            parts = module.split(".")
+            # The module's file, and the __init__.py of each package above it, which Python runs first.
+            candidates = [ROOT / Path(*parts).with_suffix(".py")]
+            candidates += [ROOT / Path(*parts[:end]) / "__init__.py" for end in range(1, len(parts) + 1)]
+            found.update(candidate for candidate in candidates if candidate.is_file())
     return found
 
 

@@ -21,7 +21,7 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parents[1]
 PROVIDER_YAML = "provider/{{ plan.provider }}.yaml"
 MODEL_TYPES = {{ plan.type_names | tojson }}
-CONNECT_TIMEOUT = 10  # models/common.py caps each connection attempt at 10 s
+CONNECT_TIMEOUT = 10  # models/server/limits.py caps each connection attempt at 10 s
 
 
 def load(path: str) -> dict:

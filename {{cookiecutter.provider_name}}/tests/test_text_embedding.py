@@ -20,7 +20,7 @@ from dify_plugin.errors.model import (
 )
 from fake_server import vector
 
-from models.common import SPECIAL_TOKENS, estimate_tokens
+from models.server.tokens import SPECIAL_TOKENS, estimate_tokens
 from models.text_embedding.text_embedding import {{ plan.class_name("text-embedding") }}
 
 EMBEDDINGS = "/v1/embeddings"

@@ -1,7 +1,7 @@
 {% set plan = cookiecutter | plan %}
 from dify_plugin import ModelProvider
 
-from models.common import not_implemented
+from models.server.errors import not_implemented
 
 
 class {{ plan.provider_class }}(ModelProvider):

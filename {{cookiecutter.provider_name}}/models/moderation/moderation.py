@@ -1,37 +1,43 @@
 {% set plan = cookiecutter | plan %}
 """Moderation models on the server's OpenAI-style `POST /v1/moderations`.
 
-Connections, auth and errors live in models/common.py.
+Connections, auth and errors live in models/server/.
 """
 
 from collections.abc import Mapping
 
 from dify_plugin import ModerationModel
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelType
-from dify_plugin.errors.model import InvokeError, InvokeServerUnavailableError
+from dify_plugin.errors.model import InvokeServerUnavailableError
 
-from models import common, features
+from models import features
+from models.server.connection import Connection, model_uid
+from models.server.errors import ErrorMapping, excerpt
+from models.server.probes import credential_check, validate_model
+from models.server.transport import json_object, request
 
 MODERATIONS_PATH = "moderations"
 PROBE_TEXT = "Hello"  # what validation sends to check that the server moderates at all
 
 
-class {{ plan.class_name("moderation") }}(ModerationModel):
+class {{ plan.class_name("moderation") }}(ErrorMapping, ModerationModel):
     """Moderation models served by the {{ plan.provider }} server."""
 
     def _invoke(self, model: str, credentials: dict, text: str, user: str | None = None) -> bool:
         """Return True if the server flags `text`, False if it is fine."""
+        return self._flags(Connection.of(credentials), model_uid(credentials, model), text)
+
+    def _flags(self, conn: Connection, uid: str, text: str) -> bool:
         if not text.strip():
             return False
         # ADAPT: this is the request the server receives and the answer read back. URLs, auth
-        # and errors: models/common.py.
-        payload = {"model": common.model_uid(credentials, model), "input": text}
-        answer = common.request(credentials, "POST", MODERATIONS_PATH, json=payload)
-        body = common.json_object(answer)
+        # and errors: models/server/.
+        answer = request(conn, "POST", MODERATIONS_PATH, json={"model": uid, "input": text})
+        body = json_object(answer)
         results = body.get("results")
         if not isinstance(results, list) or not all(isinstance(result, dict) for result in results):
             raise InvokeServerUnavailableError(
-                f"{answer.url} answered without a list of results: {common.excerpt(body)}"
+                f"{answer.url} answered without a list of results: {excerpt(body)}"
             )
         return any(str(result.get("flagged")).lower() == "true" for result in results)
 
@@ -41,9 +47,10 @@ class {{ plan.class_name("moderation") }}(ModerationModel):
         Servers do not describe moderation models, so one short text is moderated as a check,
         within the same time limit as any credential check.
         """
-        with common.credential_check(credentials):
-            common.validate_model(credentials, model, "moderation")
-            self._invoke(model, credentials, PROBE_TEXT)
+        uid = model_uid(credentials, model)
+        with credential_check(credentials) as conn:
+            validate_model(conn, credentials, uid, "moderation")
+            self._flags(conn, uid, PROBE_TEXT)
 
     def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
         """Return the model's schema; a moderation model has no properties to declare."""
@@ -54,12 +61,3 @@ class {{ plan.class_name("moderation") }}(ModerationModel):
             fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
             model_properties={},
         )
-
-    def _transform_invoke_error(self, error: Exception) -> InvokeError:
-        """Return Dify's error for `error`, keeping the message that names the server."""
-        return common.as_invoke_error(error)
-
-    @property
-    def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
-        """Return which exceptions become which Dify errors (see models/common.py)."""
-        return common.ERROR_MAPPING

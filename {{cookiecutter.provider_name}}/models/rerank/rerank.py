@@ -2,7 +2,7 @@
 """Rerank models on the server's `POST /v1/rerank` (Xinference, Jina and Cohere style).
 
 A model set up for images (`reranks_images`) also ranks images, sent in the Jina input shape.
-Connections, auth and errors live in models/common.py; shared features in models/features.py.
+Connections, auth and errors live in models/server/; shared features in models/features.py.
 """
 
 import math
@@ -13,14 +13,21 @@ from dify_plugin import RerankModel
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelFeature, ModelType
 from dify_plugin.entities.model.rerank import MultiModalRerankResult, RerankDocument, RerankResult
 from dify_plugin.entities.model.text_embedding import MultiModalContent, MultiModalContentType
-from dify_plugin.errors.model import InvokeBadRequestError, InvokeError, InvokeServerUnavailableError
+from dify_plugin.errors.model import InvokeBadRequestError, InvokeServerUnavailableError
 
-from models import common, features
+from models import features
+from models.server.bodies import Answer
+from models.server.connection import Connection, model_uid
+from models.server.errors import ErrorMapping, excerpt
+from models.server.probes import credential_check, described_features, validate_model
+from models.server.tokens import SPECIAL_TOKENS, Tokenizer, refused_as_too_long
+from models.server.transport import json_object, request
+from models.server.vocabulary import YES
 
 RERANK_PATH = "rerank"
 
 
-class {{ plan.class_name("rerank") }}(RerankModel):
+class {{ plan.class_name("rerank") }}(ErrorMapping, RerankModel):
     """Rerank models served by the {{ plan.provider }} server."""
 
     def _invoke(
@@ -80,28 +87,26 @@ class {{ plan.class_name("rerank") }}(RerankModel):
             return []
         limit = top_n if top_n and top_n > 0 else len(docs)
         # ADAPT: this is the request the server receives and the answer read back. URLs, auth
-        # and errors: models/common.py.
+        # and errors: models/server/.
         payload = {
-            "model": common.model_uid(credentials, model),
+            "model": model_uid(credentials, model),
             "query": query,
             "documents": documents,
             "top_n": limit,
             "return_documents": False,
         }
-        answer = self._post_shortening_once(credentials, payload)
-        body = common.json_object(answer)
+        answer = self._post_shortening_once(Connection.of(credentials), payload)
+        body = json_object(answer)
         where = answer.url
         results = body.get("results")
         if not isinstance(results, list):
-            raise InvokeServerUnavailableError(
-                f"{where} answered without a list of results: {common.excerpt(body)}"
-            )
+            raise InvokeServerUnavailableError(f"{where} answered without a list of results: {excerpt(body)}")
         ranked = []
         for result in results:
             index = result.get("index") if isinstance(result, dict) else None
             if type(index) is not int or not 0 <= index < len(docs):
                 raise InvokeServerUnavailableError(
-                    f"{where} answered a result for none of the {len(docs)} documents: {common.excerpt(result)}"
+                    f"{where} answered a result for none of the {len(docs)} documents: {excerpt(result)}"
                 )
             ranked.append(RerankDocument(index=index, text=docs[index], score=score_of(result)))
         ranked.sort(key=lambda doc: (-doc.score, doc.index))
@@ -109,38 +114,38 @@ class {{ plan.class_name("rerank") }}(RerankModel):
             ranked = [doc for doc in ranked if doc.score >= score_threshold]
         return ranked[:limit]
 
-    def _post_shortening_once(self, credentials: dict, payload: dict[str, Any]) -> common.Answer:
+    def _post_shortening_once(self, conn: Connection, payload: dict[str, Any]) -> Answer:
         """POST the rerank request; if the server refuses a document as too long, cut them and retry once.
 
         Query and document must fit the model together: each document is cut to the limit the
         server named less the query's tokens (the server's count where it has a tokenizer).
         """
         try:
-            return common.request(credentials, "POST", RERANK_PATH, json=payload)
+            return request(conn, "POST", RERANK_PATH, json=payload)
         except (InvokeBadRequestError, InvokeServerUnavailableError) as error:
-            limit = common.refused_as_too_long(error)
+            limit = refused_as_too_long(error)
             if limit is None:
                 raise
-            tokenizer = common.Tokenizer(credentials, payload["model"])
+            tokenizer = Tokenizer(conn, payload["model"])
             query = payload["query"]
             query = query if isinstance(query, str) else query.get("text", "")  # an image: no text
-            used = tokenizer.count(query) or len(query.encode("utf-8")) + common.SPECIAL_TOKENS
-            room = max(common.SPECIAL_TOKENS + 1, limit - used)
+            used = tokenizer.count(query) or len(query.encode("utf-8")) + SPECIAL_TOKENS
+            room = max(SPECIAL_TOKENS + 1, limit - used)
             docs = [features.shortened(doc, room, tokenizer) for doc in payload["documents"]]
             if docs == payload["documents"]:
                 raise
-            return common.request(credentials, "POST", RERANK_PATH, json={**payload, "documents": docs})
+            return request(conn, "POST", RERANK_PATH, json={**payload, "documents": docs})
 
     def validate_credentials(self, model: str, credentials: dict) -> None:
         """Raise CredentialsValidateFailedError unless the server runs `model` as a rerank model.
 
         Image support, when the server tells it, is stored in `credentials` (`reranks_images`).
         """
-        with common.credential_check(credentials):  # all requests together within CHECK_TIMEOUT
-            info = common.validate_model(credentials, model, "rerank")
-            images = features.takes_images(credentials, common.model_uid(credentials, model), info)
-        if images:
-            credentials["reranks_images"] = features.YES
+        uid = model_uid(credentials, model)
+        with credential_check(credentials) as conn:  # all requests together within CHECK_TIMEOUT
+            described = validate_model(conn, credentials, uid, "rerank") or described_features(conn, uid)
+        if described and described.images:
+            credentials["reranks_images"] = YES
 
     def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
         """Return the model's schema: no properties, and vision if it ranks images."""
@@ -152,15 +157,6 @@ class {{ plan.class_name("rerank") }}(RerankModel):
             features=[ModelFeature.VISION] if features.enabled(credentials, "reranks_images") else [],
             model_properties={},
         )
-
-    def _transform_invoke_error(self, error: Exception) -> InvokeError:
-        """Return Dify's error for `error`, keeping the message that names the server."""
-        return common.as_invoke_error(error)
-
-    @property
-    def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
-        """Return which exceptions become which Dify errors (see models/common.py)."""
-        return common.ERROR_MAPPING
 
 
 def score_of(result: dict[str, Any]) -> float:

@@ -5,7 +5,7 @@ Texts get the query or document instruction prefix the model wants, are cut to t
 context size (counted by the server's tokenizer where it has one), then sent `max_chunks` at a
 time, one request per batch, `parallel_requests` batches at once. A model set up for images
 (`embeds_images`) also embeds images, sent in the Jina/Xinference input shape. Connections,
-auth and errors live in models/common.py; shared features in models/features.py.
+auth and errors live in models/server/; shared features in models/features.py.
 """
 
 import time
@@ -32,11 +32,16 @@ from dify_plugin.entities.model.text_embedding import (
 from dify_plugin.errors.model import (
     CredentialsValidateFailedError,
     InvokeBadRequestError,
-    InvokeError,
     InvokeServerUnavailableError,
 )
 
-from models import common, features
+from models import features
+from models.server.connection import Connection, model_uid, positive_int
+from models.server.errors import ErrorMapping, excerpt
+from models.server.probes import credential_check, described_features, validate_model
+from models.server.tokens import SPECIAL_TOKENS, Tokenizer, estimate_tokens, fit, refused_as_too_long
+from models.server.transport import json_object, request
+from models.server.vocabulary import FIELD, YES, Fault
 
 EMBEDDINGS_PATH = "embeddings"
 DEFAULT_CONTEXT_SIZE = 512
@@ -49,7 +54,7 @@ MAX_PARALLEL_REQUESTS = 8
 Input = str | dict[str, str]  # a text, or a {"text": ...} or {"image": ...} item
 
 
-class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
+class {{ plan.class_name("text-embedding") }}(ErrorMapping, TextEmbeddingModel):
     """Text embedding models served by the {{ plan.provider }} server."""
 
     def _invoke(
@@ -62,11 +67,11 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
     ) -> TextEmbeddingResult:
         """Return one embedding per text, in the order of `texts`, and the tokens used."""
         context_size = self._get_context_size(model, credentials)
-        tokenizer = common.Tokenizer(credentials, common.model_uid(credentials, model))
+        tokenizer = Tokenizer(Connection.of(credentials), model_uid(credentials, model))
         inputs: list[Input] = [
-            common.fit(instructed(text, credentials, input_type), context_size, tokenizer) for text in texts
+            fit(instructed(text, credentials, input_type), context_size, tokenizer) for text in texts
         ]
-        embeddings, tokens = self._embed_batches(model, credentials, inputs, context_size, tokenizer)
+        embeddings, tokens = self._embed_batches(model, credentials, inputs, tokenizer, context_size)
         return TextEmbeddingResult(
             model=model, embeddings=embeddings, usage=self._usage(model, credentials, tokens)
         )
@@ -85,27 +90,27 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         """
         features.require_images(credentials, "embeds_images", documents)
         context_size = self._get_context_size(model, credentials)
-        tokenizer = common.Tokenizer(credentials, common.model_uid(credentials, model))
+        tokenizer = Tokenizer(Connection.of(credentials), model_uid(credentials, model))
         inputs: list[Input] = []
         for item in map(features.multimodal_item, documents):
             if "text" in item:
                 text = instructed(item["text"], credentials, input_type)
-                item["text"] = common.fit(text, context_size, tokenizer)
+                item["text"] = fit(text, context_size, tokenizer)
             inputs.append(item)
-        embeddings, tokens = self._embed_batches(model, credentials, inputs, context_size, tokenizer)
+        embeddings, tokens = self._embed_batches(model, credentials, inputs, tokenizer, context_size)
         return MultiModalEmbeddingResult(
             model=model, embeddings=embeddings, usage=self._usage(model, credentials, tokens)
         )
 
     def _embed_batches(
-        self, model: str, credentials: dict, inputs: list[Input], limit: int, tokenizer: common.Tokenizer
+        self, model: str, credentials: dict, inputs: list[Input], tokenizer: Tokenizer, limit: int
     ) -> tuple[list[list[float]], int]:
         """Embed `inputs` `max_chunks` at a time, `parallel_requests` batches at once; return the
-        embeddings in order and the tokens used."""
+        embeddings in order and the tokens used. `tokenizer` names the connection and the model."""
         max_chunks = max(1, self._get_max_chunks(model, credentials))
         batches = [inputs[start : start + max_chunks] for start in range(0, len(inputs), max_chunks)]
         answers = in_order(
-            lambda batch: self._embed_shortening_once(model, credentials, batch, limit, tokenizer),
+            lambda batch: self._embed_shortening_once(batch, tokenizer, limit),
             batches,
             parallel_requests(credentials),
         )
@@ -113,7 +118,7 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         return embeddings, sum(used for _, used in answers)
 
     def _embed_shortening_once(
-        self, model: str, credentials: dict, batch: list[Input], limit: int, tokenizer: common.Tokenizer
+        self, batch: list[Input], tokenizer: Tokenizer, limit: int
     ) -> tuple[list[list[float]], int]:
         """Embed one batch; if the server refuses an input as too long, shorten and retry once.
 
@@ -121,30 +126,30 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         server's tokenizer if it has one, else by UTF-8 bytes, a bound no tokenizer exceeds.
         """
         try:
-            return self._embed(model, credentials, batch)
+            return self._embed(tokenizer.conn, tokenizer.uid, batch)
         except (InvokeBadRequestError, InvokeServerUnavailableError) as error:
-            named = common.refused_as_too_long(error)
+            named = refused_as_too_long(error)
             if named is None:
                 raise
-            limit = min(limit, named) if named > common.SPECIAL_TOKENS else limit
+            limit = min(limit, named) if named > SPECIAL_TOKENS else limit
             shorter = [features.shortened(item, limit, tokenizer) for item in batch]
             if shorter == batch:
                 raise
-            return self._embed(model, credentials, shorter)
+            return self._embed(tokenizer.conn, tokenizer.uid, shorter)
 
-    def _embed(self, model: str, credentials: dict, batch: list[Input]) -> tuple[list[list[float]], int]:
+    def _embed(self, conn: Connection, uid: str, batch: list[Input]) -> tuple[list[list[float]], int]:
         """Return the embeddings of one batch, in its order, and the tokens the server counted."""
         # ADAPT: this is the request the server receives and the answer read back. URLs, auth
-        # and errors: models/common.py.
-        payload = {"model": common.model_uid(credentials, model), "input": batch}
-        answer = common.request(credentials, "POST", EMBEDDINGS_PATH, json=payload)
-        body = common.json_object(answer)
+        # and errors: models/server/.
+        payload = {"model": uid, "input": batch}
+        answer = request(conn, "POST", EMBEDDINGS_PATH, json=payload)
+        body = json_object(answer)
         where = answer.url
         data = body.get("data")
         if not isinstance(data, list) or len(data) != len(batch):
             count = len(data) if isinstance(data, list) else "no"
             raise InvokeServerUnavailableError(
-                f"{where} answered {count} embeddings for {len(batch)} texts: {common.excerpt(body)}"
+                f"{where} answered {count} embeddings for {len(batch)} texts: {excerpt(body)}"
             )
         vectors: list[list[float] | None] = [None] * len(batch)
         for position, item in enumerate(data):
@@ -152,18 +157,16 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
             vector = numbers(item.get("embedding")) if isinstance(item, dict) else None
             if type(index) is not int or not 0 <= index < len(batch) or vectors[index] is not None:
                 raise InvokeServerUnavailableError(
-                    f"{where} answered an embedding for no text of the batch: {common.excerpt(item)}"
+                    f"{where} answered an embedding for no text of the batch: {excerpt(item)}"
                 )
             if vector is None:
-                raise InvokeServerUnavailableError(
-                    f"{where} answered a malformed embedding: {common.excerpt(item)}"
-                )
+                raise InvokeServerUnavailableError(f"{where} answered a malformed embedding: {excerpt(item)}")
             vectors[index] = vector
         usage = body.get("usage")
         tokens = usage.get("total_tokens") if isinstance(usage, dict) else None
         if type(tokens) is not int or tokens < 0:
             texts = [item if isinstance(item, str) else item.get("text", "") for item in batch]
-            tokens = sum(common.estimate_tokens(text) for text in texts)
+            tokens = sum(estimate_tokens(text) for text in texts)
         return vectors, tokens
 
     def _usage(self, model: str, credentials: dict, tokens: int) -> EmbeddingUsage:
@@ -182,11 +185,11 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
 
     def get_num_tokens(self, model: str, credentials: dict, texts: list[str]) -> list[int]:
         """Return each text's token count: the server's where it has a tokenizer, else estimated offline."""
-        tokenizer = common.Tokenizer(credentials, common.model_uid(credentials, model))
+        tokenizer = Tokenizer(Connection.of(credentials), model_uid(credentials, model))
         counts = []
         for text in texts:
             counted = tokenizer.count(text) if text else 0
-            counts.append(counted if counted is not None else common.estimate_tokens(text))
+            counts.append(counted if counted is not None else estimate_tokens(text))
         return counts
 
     def validate_credentials(self, model: str, credentials: dict) -> None:
@@ -198,22 +201,23 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
         """
         given = str(credentials.get("parallel_requests") or "").strip()
         if given and not (given.isdigit() and 1 <= int(given) <= MAX_PARALLEL_REQUESTS):
-            raise CredentialsValidateFailedError(
-                f"parallel_requests must be a whole number from 1 to {MAX_PARALLEL_REQUESTS}"
+            rule = f"must be a whole number from 1 to {MAX_PARALLEL_REQUESTS}"
+            raise Fault(FIELD, field="parallel_requests", rule=rule).on(
+                CredentialsValidateFailedError(f"parallel_requests {rule}")
             )
-        with common.credential_check(credentials):  # all requests together within CHECK_TIMEOUT
-            info = common.validate_model(credentials, model, "text-embedding")
-            images = features.takes_images(credentials, common.model_uid(credentials, model), info)
-        max_tokens = (info or {}).get("max_tokens")
-        if type(max_tokens) is int and max_tokens > 0:
-            credentials["context_size"] = str(max_tokens)
-        if images:
-            credentials["embeds_images"] = features.YES
+        uid = model_uid(credentials, model)
+        with credential_check(credentials) as conn:  # all requests together within CHECK_TIMEOUT
+            info = validate_model(conn, credentials, uid, "text-embedding")
+            described = info or described_features(conn, uid)
+        if info and info.context_size:
+            credentials["context_size"] = str(info.context_size)
+        if described and described.images:
+            credentials["embeds_images"] = YES
 
     def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
         """Return the model's schema: its context size, the texts sent per request, and vision if set."""
-        context_size = common.positive_int(credentials.get("context_size"), DEFAULT_CONTEXT_SIZE)
-        max_chunks = common.positive_int(credentials.get("max_chunks"), DEFAULT_MAX_CHUNKS)
+        context_size = positive_int(credentials.get("context_size"), DEFAULT_CONTEXT_SIZE)
+        max_chunks = positive_int(credentials.get("max_chunks"), DEFAULT_MAX_CHUNKS)
         return AIModelEntity(
             model=model,
             label=features.label(model, credentials),
@@ -225,15 +229,6 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
                 ModelPropertyKey.MAX_CHUNKS: max_chunks,
             },
         )
-
-    def _transform_invoke_error(self, error: Exception) -> InvokeError:
-        """Return Dify's error for `error`, keeping the message that names the server."""
-        return common.as_invoke_error(error)
-
-    @property
-    def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
-        """Return which exceptions become which Dify errors (see models/common.py)."""
-        return common.ERROR_MAPPING
 
 
 def instructed(text: str, credentials: dict, input_type: EmbeddingInputType) -> str:
@@ -263,7 +258,7 @@ def numbers(value: Any) -> list[float] | None:
 
 def parallel_requests(credentials: Mapping[str, Any]) -> int:
     """How many batches to send at once: the credential, kept within 1..MAX_PARALLEL_REQUESTS."""
-    wanted = common.positive_int(credentials.get("parallel_requests"), DEFAULT_PARALLEL_REQUESTS)
+    wanted = positive_int(credentials.get("parallel_requests"), DEFAULT_PARALLEL_REQUESTS)
     return min(wanted, MAX_PARALLEL_REQUESTS)
 
 

@@ -2,16 +2,19 @@
 """Text-to-speech models on the server's OpenAI-style `POST /v1/audio/speech`.
 
 The audio is passed on to Dify as the server streams it. Connections, auth and errors live
-in models/common.py.
+in models/server/.
 """
 
 from collections.abc import Generator, Iterator, Mapping
 
 from dify_plugin import TTSModel
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelPropertyKey, ModelType
-from dify_plugin.errors.model import InvokeError
 
-from models import common, features
+from models import features
+from models.server.connection import Connection, model_uid
+from models.server.errors import ErrorMapping
+from models.server.probes import credential_check, validate_model
+from models.server.transport import stream_bytes
 
 SPEECH_PATH = "audio/speech"
 AUDIO_TYPE = "mp3"
@@ -21,7 +24,7 @@ MAX_WORKERS = 5
 NOT_AUDIO = ("application/json", "text/")  # answers that are an error page, not audio
 
 
-class {{ plan.class_name("tts") }}(TTSModel):
+class {{ plan.class_name("tts") }}(ErrorMapping, TTSModel):
     """Text-to-speech models served by the {{ plan.provider }} server."""
 
     def _invoke(
@@ -41,25 +44,18 @@ class {{ plan.class_name("tts") }}(TTSModel):
         voice = voice or str(self._get_model_default_voice(model, credentials) or "")
         limit = self._get_model_word_limit(model, credentials) or WORD_LIMIT
         pieces = [piece for piece in self._split_text_into_sentences(content_text, limit) if piece.strip()]
-        chunks = self._speak(model, credentials, pieces, voice)
+        chunks = self._speak(Connection.of(credentials), model_uid(credentials, model), pieces, voice)
         first = next(chunks, b"")
         return prepend(first, chunks)
 
     def _speak(
-        self, model: str, credentials: dict, pieces: list[str], voice: str
+        self, conn: Connection, uid: str, pieces: list[str], voice: str
     ) -> Generator[bytes, None, None]:
         """Yield the audio of each piece of text in turn, as the server streams it."""
         for piece in pieces:
-            # ADAPT: this is the request the server receives. URLs, auth and errors: models/common.py.
-            payload = {
-                "model": common.model_uid(credentials, model),
-                "input": piece,
-                "voice": voice,
-                "response_format": AUDIO_TYPE,
-            }
-            yield from common.stream_bytes(
-                credentials, SPEECH_PATH, payload, expected="audio", refused=NOT_AUDIO
-            )
+            # ADAPT: this is the request the server receives. URLs, auth and errors: models/server/.
+            payload = {"model": uid, "input": piece, "voice": voice, "response_format": AUDIO_TYPE}
+            yield from stream_bytes(conn, SPEECH_PATH, payload, expected="audio", refused=NOT_AUDIO)
 
     def get_tts_model_voices(self, model: str, credentials: dict, language: str | None = None) -> list | None:
         """Return the voices as [{"name", "value"}]: those for `language`, or all if none is marked for it.
@@ -74,7 +70,8 @@ class {{ plan.class_name("tts") }}(TTSModel):
 
     def validate_credentials(self, model: str, credentials: dict) -> None:
         """Raise CredentialsValidateFailedError unless the server runs `model` as text to speech."""
-        common.validate_model(credentials, model, "tts")
+        with credential_check(credentials) as conn:
+            validate_model(conn, credentials, model_uid(credentials, model), "tts")
 
     def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
         """Return the model's schema: its voices (the first is the default) and audio format."""
@@ -93,15 +90,6 @@ class {{ plan.class_name("tts") }}(TTSModel):
                 ModelPropertyKey.MAX_WORKERS: MAX_WORKERS,
             },
         )
-
-    def _transform_invoke_error(self, error: Exception) -> InvokeError:
-        """Return Dify's error for `error`, keeping the message that names the server."""
-        return common.as_invoke_error(error)
-
-    @property
-    def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
-        """Return which exceptions become which Dify errors (see models/common.py)."""
-        return common.ERROR_MAPPING
 
 
 def prepend(first: bytes, rest: Iterator[bytes]) -> Generator[bytes, None, None]:

@@ -14,12 +14,11 @@ from dify_plugin.entities.model import (
 )
 from dify_plugin.entities.model.llm import LLMMode, LLMResult, LLMResultChunk
 from dify_plugin.entities.model.message import PromptMessage, PromptMessageTool
-from dify_plugin.errors.model import InvokeError
 
-from models.common import ERROR_MAPPING, not_implemented
+from models.server.errors import ErrorMapping, not_implemented
 
 
-class {{ plan.class_name("llm") }}(LargeLanguageModel):
+class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
     """Chat and completion models served by the {{ plan.provider }} server."""
 
     def _invoke(
@@ -102,8 +101,3 @@ class {{ plan.class_name("llm") }}(LargeLanguageModel):
                 ),
             ],
         )
-
-    @property
-    def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
-        """Map the exceptions your client raises to Dify's invoke errors (see models/common.py)."""
-        return ERROR_MAPPING

@@ -2,12 +2,11 @@
 from dify_plugin import ModerationModel
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelType
-from dify_plugin.errors.model import InvokeError
 
-from models.common import ERROR_MAPPING, not_implemented
+from models.server.errors import ErrorMapping, not_implemented
 
 
-class {{ plan.class_name("moderation") }}(ModerationModel):
+class {{ plan.class_name("moderation") }}(ErrorMapping, ModerationModel):
     """Moderation models served by the {{ plan.provider }} server."""
 
     def _invoke(self, model: str, credentials: dict, text: str, user: str | None = None) -> bool:
@@ -29,8 +28,3 @@ class {{ plan.class_name("moderation") }}(ModerationModel):
             fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
             model_properties={},
         )
-
-    @property
-    def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
-        """Map the exceptions your client raises to Dify's invoke errors (see models/common.py)."""
-        return ERROR_MAPPING

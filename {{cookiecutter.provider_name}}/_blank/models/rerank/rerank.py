@@ -4,12 +4,11 @@ from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelType
 from dify_plugin.entities.model.rerank import MultiModalRerankResult, RerankResult
 from dify_plugin.entities.model.text_embedding import MultiModalContent
-from dify_plugin.errors.model import InvokeError
 
-from models.common import ERROR_MAPPING, not_implemented
+from models.server.errors import ErrorMapping, not_implemented
 
 
-class {{ plan.class_name("rerank") }}(RerankModel):
+class {{ plan.class_name("rerank") }}(ErrorMapping, RerankModel):
     """Rerank models served by the {{ plan.provider }} server."""
 
     def _invoke(
@@ -55,8 +54,3 @@ class {{ plan.class_name("rerank") }}(RerankModel):
             fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
             model_properties={},
         )
-
-    @property
-    def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
-        """Map the exceptions your client raises to Dify's invoke errors (see models/common.py)."""
-        return ERROR_MAPPING

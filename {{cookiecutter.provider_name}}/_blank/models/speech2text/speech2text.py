@@ -4,12 +4,11 @@ from typing import IO
 from dify_plugin import Speech2TextModel
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelType
-from dify_plugin.errors.model import InvokeError
 
-from models.common import ERROR_MAPPING, not_implemented
+from models.server.errors import ErrorMapping, not_implemented
 
 
-class {{ plan.class_name("speech2text") }}(Speech2TextModel):
+class {{ plan.class_name("speech2text") }}(ErrorMapping, Speech2TextModel):
     """Speech-to-text models served by the {{ plan.provider }} server."""
 
     def _invoke(self, model: str, credentials: dict, file: IO[bytes], user: str | None = None) -> str:
@@ -31,8 +30,3 @@ class {{ plan.class_name("speech2text") }}(Speech2TextModel):
             fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
             model_properties={},
         )
-
-    @property
-    def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
-        """Map the exceptions your client raises to Dify's invoke errors (see models/common.py)."""
-        return ERROR_MAPPING

@@ -13,12 +13,11 @@ from dify_plugin.entities.model.text_embedding import (
     MultiModalEmbeddingResult,
     TextEmbeddingResult,
 )
-from dify_plugin.errors.model import InvokeError
 
-from models.common import ERROR_MAPPING, not_implemented
+from models.server.errors import ErrorMapping, not_implemented
 
 
-class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
+class {{ plan.class_name("text-embedding") }}(ErrorMapping, TextEmbeddingModel):
     """Text embedding models served by the {{ plan.provider }} server."""
 
     def _invoke(
@@ -68,8 +67,3 @@ class {{ plan.class_name("text-embedding") }}(TextEmbeddingModel):
                 ModelPropertyKey.MAX_CHUNKS: int(credentials.get("max_chunks") or 32),
             },
         )
-
-    @property
-    def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
-        """Map the exceptions your client raises to Dify's invoke errors (see models/common.py)."""
-        return ERROR_MAPPING

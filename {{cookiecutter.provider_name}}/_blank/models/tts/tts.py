@@ -4,12 +4,11 @@ from collections.abc import Generator
 from dify_plugin import TTSModel
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelPropertyKey, ModelType
-from dify_plugin.errors.model import InvokeError
 
-from models.common import ERROR_MAPPING, not_implemented
+from models.server.errors import ErrorMapping, not_implemented
 
 
-class {{ plan.class_name("tts") }}(TTSModel):
+class {{ plan.class_name("tts") }}(ErrorMapping, TTSModel):
     """Text-to-speech models served by the {{ plan.provider }} server."""
 
     def _invoke(
@@ -46,8 +45,3 @@ class {{ plan.class_name("tts") }}(TTSModel):
                 ModelPropertyKey.MAX_WORKERS: 5,
             },
         )
-
-    @property
-    def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
-        """Map the exceptions your client raises to Dify's invoke errors (see models/common.py)."""
-        return ERROR_MAPPING

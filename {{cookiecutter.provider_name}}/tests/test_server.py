@@ -1,5 +1,5 @@
 {% set plan = cookiecutter | plan %}
-"""The shared HTTP layer (models/common.py): URLs, auth, pooling, timeouts and provider checks.
+"""How the plugin reaches the server (models/server/): URLs, auth, pooling, timeouts and provider checks.
 
 How it holds up against hostile and overloaded servers: tests/test_hostile.py.
 """
@@ -21,7 +21,13 @@ from dify_plugin.errors.model import (
     InvokeConnectionError,
 )
 
-from models import common
+from models.server import limits
+from models.server.bodies import read_ahead, scrub
+from models.server.connection import Connection
+from models.server.pools import Pools
+from models.server.probes import credential_check
+from models.server.tokens import estimate_tokens
+from models.server.transport import request
 
 # Loaded by name: a provider name such as `my-server` is not a valid Python identifier.
 Provider = importlib.import_module("provider.{{ plan.provider }}").{{ plan.provider_class }}
@@ -29,13 +35,13 @@ Provider = importlib.import_module("provider.{{ plan.provider }}").{{ plan.provi
 
 @pytest.mark.parametrize("suffix", ["", "/", "/v1", "/v1/", "/V1", "/v1//"])
 def test_server_url_works_with_or_without_v1_in_any_case(server, suffix):
-    common.request({"server_url": server.url + suffix}, "GET", "models")
+    request(Connection.of({"server_url": server.url + suffix}), "GET", "models")
 
     assert [r["path"] for r in server.requests()] == ["/v1/models"]
 
 
 def test_server_url_keeps_a_path_prefix_and_ignores_surrounding_spaces(server):
-    conn = common.connection({"server_url": f"  HTTP://127.0.0.1:{server.port}/proxy/xinference/V1/ \n"})
+    conn = Connection.of({"server_url": f"  HTTP://127.0.0.1:{server.port}/proxy/xinference/V1/ \n"})
 
     assert conn.base_url == f"http://127.0.0.1:{server.port}/proxy/xinference/v1"
 
@@ -64,7 +70,7 @@ def test_server_url_keeps_a_path_prefix_and_ignores_surrounding_spaces(server):
 )
 def test_an_unusable_server_url_is_refused_naming_the_field_never_the_value(server_url, rule):
     with pytest.raises(InvokeBadRequestError) as caught:
-        common.connection({"server_url": server_url})
+        Connection.of({"server_url": server_url})
 
     message = str(caught.value)
     assert message.startswith("server_url ") and rule in message, message
@@ -81,7 +87,7 @@ def test_an_unusable_server_url_is_refused_naming_the_field_never_the_value(serv
 )
 def test_an_api_key_no_header_can_carry_is_refused_naming_the_field_never_the_value(server, api_key):
     with pytest.raises(InvokeBadRequestError) as caught:
-        common.request({"server_url": server.url, "api_key": api_key}, "GET", "models")
+        request(Connection.of({"server_url": server.url, "api_key": api_key}), "GET", "models")
 
     assert str(caught.value).startswith("api_key must be printable ASCII"), str(caught.value)
     assert_no_secret(full_text(caught.value))
@@ -89,13 +95,13 @@ def test_an_api_key_no_header_can_carry_is_refused_naming_the_field_never_the_va
 
 
 def test_a_pasted_key_with_a_trailing_line_break_is_sent_without_it(server):
-    common.request({"server_url": server.url, "api_key": f"  {API_KEY}\n"}, "GET", "models")
+    request(Connection.of({"server_url": server.url, "api_key": f"  {API_KEY}\n"}), "GET", "models")
 
     assert server.requests("/v1/models")[0]["authorization"] == f"Bearer {API_KEY}"
 
 
 def test_the_api_key_is_sent_as_a_bearer_token(server):
-    common.request({"server_url": server.url, "api_key": API_KEY}, "GET", "models")
+    request(Connection.of({"server_url": server.url, "api_key": API_KEY}), "GET", "models")
 
     assert server.requests("/v1/models")[0]["authorization"] == f"Bearer {API_KEY}"
 
@@ -104,7 +110,7 @@ def test_an_api_key_echoed_by_the_server_is_scrubbed_from_errors(server):
     server.fault("/v1/models", status=401, body={"detail": "key {api_key} is not valid"})
 
     with pytest.raises(InvokeAuthorizationError) as caught:
-        common.request({"server_url": server.url, "api_key": API_KEY}, "GET", "models")
+        request(Connection.of({"server_url": server.url, "api_key": API_KEY}), "GET", "models")
 
     assert_no_secret(full_text(caught.value))
     assert "key *** is not valid" in str(caught.value) and "401" in str(caught.value)
@@ -124,25 +130,25 @@ def test_an_api_key_echoed_by_the_server_is_scrubbed_from_errors(server):
 )
 def test_scrubbing_finds_the_key_as_json_encoders_write_it(encode):
     key = 'sk-a/b<c>&d"e\\f'
-    conn = common.connection({"server_url": "http://127.0.0.1:1", "api_key": key})
+    conn = Connection.of({"server_url": "http://127.0.0.1:1", "api_key": key})
     echoed = ('{"detail": "bad key ' + encode(key) + '"}').encode()
 
-    assert common.scrub(echoed, conn) == b'{"detail": "bad key ***"}'
+    assert scrub(echoed, conn) == b'{"detail": "bad key ***"}'
 
 
 def test_calls_with_the_same_settings_reuse_one_pooled_connection(server):
     credentials = {"server_url": server.url, "api_key": API_KEY}
     for _ in range(3):
-        common.request(credentials, "GET", "models")
+        request(Connection.of(credentials), "GET", "models")
 
     ports = {r["client_port"] for r in server.requests("/v1/models")}
     assert len(ports) == 1, "each call opened a new connection"
 
 
 def test_different_keys_get_different_pools():
-    pools = common.Pools(size=4)
-    first = common.connection({"server_url": "http://127.0.0.1:1", "api_key": "a"})
-    second = common.connection({"server_url": "http://127.0.0.1:1", "api_key": "b"})
+    pools = Pools(size=4)
+    first = Connection.of({"server_url": "http://127.0.0.1:1", "api_key": "a"})
+    second = Connection.of({"server_url": "http://127.0.0.1:1", "api_key": "b"})
 
     with pools.use(first) as one, pools.use(second) as other, pools.use(first) as again:
         assert one is again and one is not other
@@ -150,8 +156,8 @@ def test_different_keys_get_different_pools():
 
 
 def test_the_least_recently_used_pool_is_closed_once_its_last_call_ends():
-    pools = common.Pools(size=2)
-    conns = [common.connection({"server_url": "http://127.0.0.1:1", "api_key": str(n)}) for n in range(4)]
+    pools = Pools(size=2)
+    conns = [Connection.of({"server_url": "http://127.0.0.1:1", "api_key": str(n)}) for n in range(4)]
 
     with pools.use(conns[0]) as busy:
         with pools.use(conns[1]) as idle:
@@ -191,7 +197,7 @@ def test_a_connect_timeout_is_a_connection_error_stating_the_timeout(unanswered_
     }
 
     with raises_dify_error(InvokeConnectionError, unanswered_port) as caught, bounded(10):
-        common.request(credentials, "GET", "models")
+        request(Connection.of(credentials), "GET", "models")
 
     assert "0.2 s" in str(caught.value)
 
@@ -200,15 +206,15 @@ def test_a_connect_timeout_is_a_connection_error_stating_the_timeout(unanswered_
     ("given", "expected"),
     [
         ({"request_timeout": "7.5", "max_retries": "2"}, (7.5, 2)),
-        ({"request_timeout": "soon", "max_retries": ""}, (common.DEFAULT_TIMEOUT, common.DEFAULT_RETRIES)),
-        ({"request_timeout": "nan", "max_retries": "inf"}, (common.DEFAULT_TIMEOUT, common.DEFAULT_RETRIES)),
-        ({"request_timeout": "0", "max_retries": "-4"}, (common.TIMEOUT_RANGE[0], 0)),
-        ({"request_timeout": "1e9", "max_retries": "1e9"}, (common.TIMEOUT_RANGE[1], common.MAX_RETRIES)),
+        ({"request_timeout": "soon", "max_retries": ""}, (limits.DEFAULT_TIMEOUT, limits.DEFAULT_RETRIES)),
+        ({"request_timeout": "nan", "max_retries": "inf"}, (limits.DEFAULT_TIMEOUT, limits.DEFAULT_RETRIES)),
+        ({"request_timeout": "0", "max_retries": "-4"}, (limits.TIMEOUT_RANGE[0], 0)),
+        ({"request_timeout": "1e9", "max_retries": "1e9"}, (limits.TIMEOUT_RANGE[1], limits.MAX_RETRIES)),
     ],
     ids=["as given", "not numbers", "not finite", "below the range", "above the range"],
 )
 def test_timeouts_and_retries_come_from_the_credentials_within_their_ranges(given, expected):
-    conn = common.connection({"server_url": "http://127.0.0.1:1", **given})
+    conn = Connection.of({"server_url": "http://127.0.0.1:1", **given})
 
     assert (conn.timeout, conn.retries) == expected
 
@@ -225,7 +231,7 @@ def test_timeouts_and_retries_come_from_the_credentials_within_their_ranges(give
 )
 def test_validation_refuses_settings_outside_their_ranges(server, given, message):
     with pytest.raises(CredentialsValidateFailedError) as caught:
-        with common.credential_check({"server_url": server.url, **given}):
+        with credential_check({"server_url": server.url, **given}):
             pass
 
     assert str(caught.value) == message
@@ -242,15 +248,15 @@ def test_the_credential_form_states_the_ranges_calls_keep_to():
         for field in fields["model_credential_schema"]["credential_form_schemas"]
     }
 
-    assert placeholders["request_timeout"].startswith("{:g} to {:g}".format(*common.TIMEOUT_RANGE))
-    assert placeholders["max_retries"].startswith(f"0 to {common.MAX_RETRIES}")
+    assert placeholders["request_timeout"].startswith("{:g} to {:g}".format(*limits.TIMEOUT_RANGE))
+    assert placeholders["max_retries"].startswith(f"0 to {limits.MAX_RETRIES}")
 
 
 {% endif %}
 def test_token_estimate_is_offline_and_grows_with_the_text():
-    assert common.estimate_tokens("") == 0
-    assert 0 < common.estimate_tokens("hello world") < common.estimate_tokens("hello world " * 50)
-    assert common.estimate_tokens("你好世界") == 4
+    assert estimate_tokens("") == 0
+    assert 0 < estimate_tokens("hello world") < estimate_tokens("hello world " * 50)
+    assert estimate_tokens("你好世界") == 4
 
 
 def test_stream_pieces_that_arrive_while_the_last_is_handled_go_on_joined():
@@ -260,11 +266,11 @@ def test_stream_pieces_that_arrive_while_the_last_is_handled_go_on_joined():
         gevent.sleep(0.01)  # a wait on the server
         yield b"data: 3\n\n"
 
-    assert list(common._read_ahead(arriving())) == [b"data: 1\n\ndata: 2\n\n", b"data: 3\n\n"]
+    assert list(read_ahead(arriving())) == [b"data: 1\n\ndata: 2\n\n", b"data: 3\n\n"]
 
 
 def test_stream_read_ahead_holds_at_most_its_limit_of_waiting_pieces():
-    assert list(common._read_ahead(iter([b"x"] * 10), most=4)) == [b"xxxx", b"xxxx", b"xx"]
+    assert list(read_ahead(iter([b"x"] * 10), most=4)) == [b"xxxx", b"xxxx", b"xx"]
 
 
 def test_stream_read_error_is_raised_after_the_pieces_before_it():
@@ -272,7 +278,7 @@ def test_stream_read_error_is_raised_after_the_pieces_before_it():
         yield b"data: 1\n\n"
         raise httpx.ReadError("connection reset")
 
-    pieces = common._read_ahead(breaking())
+    pieces = read_ahead(breaking())
 
     assert next(pieces) == b"data: 1\n\n"
     with pytest.raises(httpx.ReadError, match="connection reset"):
@@ -288,7 +294,7 @@ def test_a_stream_left_early_is_no_longer_read():
             yield b"data: more\n\n"
             gevent.sleep(0.001)
 
-    pieces = common._read_ahead(endless())
+    pieces = read_ahead(endless())
     next(pieces)
     pieces.close()
     read = len(taken)

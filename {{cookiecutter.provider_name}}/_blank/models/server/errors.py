@@ -1,4 +1,5 @@
-"""Code shared by every model type of this plugin: fill in how to reach your server."""
+"""Dify's errors for this plugin: the one error mapping every model class uses, and the error
+every method still to be written raises."""
 
 from dify_plugin.errors.model import (
     InvokeAuthorizationError,
@@ -17,6 +18,15 @@ ERROR_MAPPING: dict[type[InvokeError], list[type[Exception]]] = {
     InvokeAuthorizationError: [PermissionError],
     InvokeBadRequestError: [ValueError, KeyError],
 }
+
+
+class ErrorMapping:
+    """Dify's error mapping, the same for every model class: put it first among the class's bases."""
+
+    @property
+    def _invoke_error_mapping(self) -> dict[type[InvokeError], list[type[Exception]]]:
+        """Return which exceptions become which Dify errors (ERROR_MAPPING)."""
+        return ERROR_MAPPING
 
 
 def not_implemented(method: str, path: str) -> NotImplementedError:

@@ -1,0 +1,90 @@
+"""Server-sent events: the stream framing of OpenAI-style APIs (`data: {...}` lines, `data: [DONE]`)."""
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from typing import Any
+
+from dify_plugin.errors.model import InvokeServerUnavailableError
+
+from models.server import limits
+from models.server.bodies import decoded, lines, read_ahead
+from models.server.connection import Connection
+from models.server.errors import detail
+from models.server.transport import paced, streamed
+
+
+def stream_events(conn: Connection, path: str, payload: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    """POST and yield each server-sent event's JSON object until `data: [DONE]`, in lists of the
+    events that arrived together (see `bodies.read_ahead`; never empty).
+
+    The stream ends with InvokeConnectionError when no event arrives for `request_timeout`
+    (comment lines and other fields do not count) or when it has lasted STREAM_LIMIT. Errors
+    are Dify's, also those that happen after the first event.
+    """
+    # ADAPT: stream framing. A server that streams newline-delimited JSON (Ollama's native API)
+    # gets a sibling of this function that reads each line as one event.
+    url = conn.url(path)
+    started = time.monotonic()
+    silent = f"{url} sent no event for request_timeout = {conn.timeout:g} s"
+
+    def limit() -> tuple[float, str]:
+        left = limits.STREAM_LIMIT - (time.monotonic() - started)
+        if left < conn.timeout:
+            return (
+                left,
+                f"{url} was still streaming after {limits.STREAM_LIMIT:g} s, the limit for one answer",
+            )
+        return conn.timeout, silent
+
+    def is_sse(content_type: str) -> bool:
+        return content_type.startswith("text/event-stream")
+
+    with (
+        streamed(conn, url, payload, limit, is_sse, "an event stream", "text/event-stream") as response,
+        closing(read_ahead(decoded(response, url))) as pieces,
+    ):
+        for batch in paced(_data(lines(pieces, url, conn), url), limit):
+            ended = "[DONE]" in batch
+            events = batch[: batch.index("[DONE]")] if ended else batch
+            if events:
+                yield [_event(data, url) for data in events]
+            if ended:
+                return
+
+
+def _data(batches: Iterator[list[str]], url: str) -> Iterator[list[str]]:
+    """The `data:` values of a server-sent event stream, in lists of those that arrived together
+    (never empty); comments and other fields are skipped, and an `event: error` is raised as
+    Dify's error with the server's message."""
+    kind = ""
+    for batch in batches:
+        found = []
+        for line in batch:
+            if not line:
+                kind = ""  # a blank line ends an event
+            elif line.startswith("event:"):
+                kind = line[6:].strip()
+            elif line.startswith("data:"):
+                if kind == "error":
+                    raise _stream_error(url, line[5:])
+                found.append(line[5:].strip())
+        if found:
+            yield found
+
+
+def _event(data: str, url: str) -> dict[str, Any]:
+    try:
+        event = json.loads(data)
+    except ValueError:
+        raise InvokeServerUnavailableError(f"{url} sent a malformed stream line: {data[:120]!r}") from None
+    if not isinstance(event, dict):
+        raise InvokeServerUnavailableError(f"{url} sent a stream event that is not an object: {data[:120]!r}")
+    if "error" in event and not event.get("choices"):
+        raise _stream_error(url, data)
+    return event
+
+
+def _stream_error(url: str, data: str) -> InvokeServerUnavailableError:
+    return InvokeServerUnavailableError(f"{url} reported an error mid-stream: {detail(data)}")

@@ -1,0 +1,32 @@
+"""Every bound this plugin keeps to, in one place: time, memory and connections.
+
+No import here (scripts/check_server.py reads these without loading the SDK). The code reads them
+as `limits.NAME` when it runs, so a test can lower one with monkeypatch.
+"""
+
+# -- time ---------------------------------------------------------------------------------------
+DEFAULT_TIMEOUT = 60.0  # request_timeout when the credentials give none (the form's default too)
+TIMEOUT_RANGE = (1.0, 240.0)  # request_timeout is kept within these seconds (main.py allows 300)
+CONNECT_TIMEOUT = 10.0  # the longest wait for a connection (request_timeout if that is shorter)
+DEFAULT_RETRIES = 2
+MAX_RETRIES = 3  # max_retries is kept within 0..3; waits between attempts: 0, 0.5 and 1 s
+CHECK_TIMEOUT = 10.0  # a credential check ends within this, whatever request_timeout says
+STREAM_LIMIT = 1800.0  # no stream lasts longer, however often the server sends
+TOKENIZER_BUDGET = 10.0  # seconds one plugin call may spend asking the server to count tokens
+
+# -- memory -------------------------------------------------------------------------------------
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024  # one answer, after decompression
+MAX_LINE_BYTES = 1024 * 1024  # one line of a stream
+READ_AHEAD_BYTES = 64 * 1024  # of a stream, received and not handled yet (see bodies.read_ahead)
+INFLATE_BYTES = 64 * 1024  # inflated at once from a compressed answer
+ERROR_BODY_BYTES = 64 * 1024  # what is read of an error answer to find its message
+DETAIL_LIMIT = 300  # characters of a server's error message kept in ours
+KNOWN_TOKENIZERS = 256  # (connection, model, endpoint) answers remembered at most
+
+# -- connections --------------------------------------------------------------------------------
+MAX_CLIENTS = 32  # connection pools kept, one per distinct connection settings
+MAX_CONNECTIONS = 512  # per pool: the SDK serves up to 1,000 requests at once
+KEEPALIVE = 8  # idle connections kept open per pool
+# Idle connections are dropped sooner than servers drop them (llama.cpp's and uvicorn's 5 s):
+# a request sent on a connection the server is closing fails with "Server disconnected".
+KEEPALIVE_EXPIRY = 2.0
