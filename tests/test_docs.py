@@ -101,7 +101,7 @@ NEEDS_OUTSIDE = {
     "dify ": "the dify CLI and a Dify to install into",
     "docker ": "a Dify installation",
     "curl ": "a running model server",
-    "python tests/check_server.py": "a running model server (each baked plugin's own suite tests the check)",
+    "python scripts/check_server.py": "a running model server (each baked plugin's own suite tests the check)",
     "git push": "a remote repository",
     "python -m main": "a Dify to debug against",
     "python tests/fake_server.py": "runs until stopped, in a second terminal",

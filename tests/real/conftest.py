@@ -8,7 +8,7 @@ Fixtures for tests in this folder:
   `xinference` and `llama_cpp` give one server each. All are started once per session, on
   127.0.0.1, on ports picked at run time, and stopped at the end of the session.
 - `real_plugin`: the default plugin (llm, text-embedding, rerank), baked once, running as
-  `python -m main` over stdio exactly as the Dify daemon runs it (its tests/stdio_plugin.py);
+  `python -m main` over stdio exactly as the Dify daemon runs it (its scripts/check/plugin.py);
   `real_plugin.call(action, **data)` returns (streamed results, error or None).
 - `validated(plugin, server, model_type, **extra)`: validates that model as Dify does and
   returns the credentials Dify would store.
@@ -92,7 +92,7 @@ def real_server(request):
 @pytest.fixture(scope="session")
 def real_plugin(bake):
     plugin_dir = bake("default")
-    spec = importlib.util.spec_from_file_location("real_stdio_plugin", plugin_dir / "tests" / "stdio_plugin.py")
+    spec = importlib.util.spec_from_file_location("real_stdio_plugin", plugin_dir / "scripts" / "check" / "plugin.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")

@@ -1,4 +1,4 @@
-"""The default plugin's live check (`python tests/check_server.py`, the first command of its
+"""The default plugin's live check (`python scripts/check_server.py`, the first command of its
 DEVELOPMENT.md) against the real servers: an all-green table, and for each usual mistake the
 matching fix line and exit status 1. Each run prints its table (`pytest -s` shows them).
 """
@@ -24,14 +24,14 @@ def check(plugin, *args: str, key: str = "") -> subprocess.CompletedProcess:
     if key:
         env["MODEL_SERVER_API_KEY"] = key
     done = subprocess.run(
-        [sys.executable, "tests/check_server.py", *args, "--timeout", TIMEOUT],
+        [sys.executable, "scripts/check_server.py", *args, "--timeout", TIMEOUT],
         cwd=plugin,
         env=env,
         capture_output=True,
         text=True,
         timeout=900,
     )
-    print(f"\n$ python tests/check_server.py {' '.join(args)}\n{done.stdout}{done.stderr}")
+    print(f"\n$ python scripts/check_server.py {' '.join(args)}\n{done.stdout}{done.stderr}")
     return done
 
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import dify_plugin  # noqa: F401  first: the SDK patches the standard library for gevent on import
 import pytest
-from stdio_plugin import PluginProcess
+
+from scripts.check.plugin import PluginProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "sk-test-secret-4242"  # tests check that it never appears in an error message
@@ -116,7 +117,7 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-# The plugin processes of the suite: one shared by the stdio tests, one for tests/check_server.py's
+# The plugin processes of the suite: one shared by the stdio tests, one for scripts/check_server.py's
 # tests. Both start with the session, so that their start-up (imports, over a second each) runs
 # alongside collection instead of before the first test that needs them.
 STARTING: dict[str, PluginProcess] = {}

@@ -7,7 +7,7 @@
   "tts": ("tts-model", "/v1/audio/speech"),
   "moderation": ("moderation-model", "/v1/moderations"),
 } %}
-"""`python tests/check_server.py` against the loopback server: one row per check, a fix line for
+"""`python scripts/check_server.py` against the loopback server: one row per check, a fix line for
 every kind of failure, exit status 1 on any failure, and never an API key in its output.
 
 A few tests run the command in a subprocess, exactly as its user does. The others call its
@@ -26,11 +26,17 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import check_server
 import pytest
 from checks import SERVERS_OWN_KEY, unreachable_server
 from conftest import API_KEY, FakeServer, started_plugin
-from stdio_plugin import PluginProcess
+
+from models.server.vocabulary import FIELD, STATUS, Fault
+{% if plan.has("llm") %}
+from scripts.check import arguments
+{% endif %}
+from scripts.check.calls import CALLS
+from scripts.check.command import main
+from scripts.check.plugin import PluginProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 CHOSEN = {{ plan.type_names | tojson }}
@@ -55,7 +61,7 @@ def check(*args: str, env: dict[str, str] | None = None, limit: float = 120) -> 
     """Run the command as an author does, with a clean environment plus `env`, for at most `limit` s."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("MODEL_SERVER_")}
     return subprocess.run(
-        [sys.executable, "tests/check_server.py", *args],
+        [sys.executable, "scripts/check_server.py", *args],
         cwd=ROOT,
         env={**environ, **(env or {})},
         capture_output=True,
@@ -74,7 +80,7 @@ def check_plugin() -> Iterator[PluginProcess]:
 def check_in(plugin: PluginProcess, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     """The command's exit status and output, run in this process with the suite's plugin."""
     out = io.StringIO()
-    return check_server.main(list(args), environ=env or {}, out=out, plugin=plugin), out.getvalue()
+    return main(list(args), environ=env or {}, out=out, plugin=plugin), out.getvalue()
 
 
 def rows(output: str) -> list[dict[str, str]]:
@@ -93,7 +99,7 @@ def rows(output: str) -> list[dict[str, str]]:
 def test_the_command_documented_first_in_development_md_passes_against_a_working_server(server):
     guide = (ROOT / "DEVELOPMENT.md").read_text(encoding="utf-8")
     assert re.findall(r"^## (.+)$", guide, re.M)[0] == "Check the plugin against your own server"
-    [command] = re.findall(r"^uv run --frozen python tests/check_server\.py (.*)$", guide, re.M)
+    [command] = re.findall(r"^uv run --frozen python scripts/check_server\.py (.*)$", guide, re.M)
     words = shlex.split(command.replace("http://192.168.1.100:9997", server.url))
     args = [UID[words[i - 1][2:]] if word == "MODEL_UID" else word for i, word in enumerate(words)]
 
@@ -103,7 +109,7 @@ def test_the_command_documented_first_in_development_md_passes_against_a_working
     table = rows(done.stdout)
     assert [row["status"] for row in table] == ["ok"] * len(table), done.stdout
     assert [(row["type"], row["model"]) for row in table] == [("provider", "-")] + [
-        (t, UID[t]) for t in CHOSEN for _ in range(1 + len(check_server.CALLS[t]))
+        (t, UID[t]) for t in CHOSEN for _ in range(1 + len(CALLS[t]))
     ]
     assert all(re.fullmatch(r"\d+\.\d\ds", row["time"]) for row in table)
     for model_type in CHOSEN:  # one real call of each type reached the server
@@ -250,6 +256,39 @@ def test_without_models_it_checks_the_server_and_lists_what_it_runs(server, chec
     assert f"{UID[FIRST]} ({FIRST})" in output
 
 
+@pytest.mark.parametrize(
+    ("spoiled", "fault"),
+    [
+        ({"api_key": "wrong"}, Fault(STATUS, status=401)),
+        ({"max_retries": "7"}, Fault(FIELD, field="max_retries", rule="must be a whole number from 0 to 3")),
+    ],
+    ids=["status", "field"],
+)
+def test_the_plugins_errors_carry_their_fault_over_stdio(server, check_plugin, spoiled, fault):
+    """What the check reads instead of the message: the fault noted on the error, in the traceback
+    that the SDK sends with every error."""
+    server.control("config", {"api_key": API_KEY})
+    credentials = {"server_url": server.url, "model_uid": UID[FIRST], "api_key": API_KEY, **spoiled}
+
+    _, error = check_plugin.call(
+        "validate_model_credentials", model_type=FIRST, model=UID[FIRST], credentials=credentials
+    )
+
+    assert error is not None and error["error_type"] == "CredentialsValidateFailedError"
+    assert Fault.found_in(error["args"]["traceback"]) == fault
+
+
+def test_the_check_never_loads_the_sdk_into_its_own_process():
+    """It drives the plugin over stdio; the SDK's gevent patching must stay in the plugin's process."""
+    code = "import json, sys; import scripts.check.command; print(json.dumps([m.split('.')[0] for m in sys.modules]))"
+
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout))
+    assert "scripts" in loaded and not {"dify_plugin", "gevent", "httpx"} & loaded
+
+
 def test_a_plugin_that_does_not_start_is_reported(server, tmp_path):
     broken = tmp_path / "dify_plugin"
     broken.mkdir()
@@ -268,7 +307,7 @@ def test_a_plugin_that_does_not_start_is_reported(server, tmp_path):
 def test_a_call_that_outlasts_its_bound_is_cut_off(check_plugin, server, monkeypatch):
     """A word every 0.3 s for 3 s: no read times out, so only the check's own bound ends the call
     (request_timeout 1 s plus the margin for the plugin's own work, cut here from 5 s to 0.5 s)."""
-    monkeypatch.setattr(check_server, "PLUGIN_MARGIN", 0.5)
+    monkeypatch.setattr(arguments, "PLUGIN_MARGIN", 0.5)
     server.fault(CALL_PATH["llm"], reply={"content": " ".join(["word"] * 10)}, chunk_delay=0.3)
 
     status, output = check_in(check_plugin, "--server-url", server.url, "--llm", UID["llm"], "--timeout", "1")
@@ -296,7 +335,7 @@ BAD_ARGUMENTS = {
 
 @pytest.mark.parametrize(("args", "message"), list(BAD_ARGUMENTS.values()), ids=list(BAD_ARGUMENTS))
 def test_bad_arguments_get_one_line_and_exit_2_without_echoing_a_key(capsys, args, message):
-    status = check_server.main(["--server-url", "http://127.0.0.1:9", *args], environ={})
+    status = main(["--server-url", "http://127.0.0.1:9", *args], environ={})
 
     out, err = capsys.readouterr()
     assert status == 2
@@ -307,7 +346,7 @@ def test_bad_arguments_get_one_line_and_exit_2_without_echoing_a_key(capsys, arg
 
 
 def test_an_unknown_option_lists_the_model_types_this_plugin_checks(capsys):
-    status = check_server.main(["--server-url", "http://127.0.0.1:9", "--no-such-type", "x"], environ={})
+    status = main(["--server-url", "http://127.0.0.1:9", "--no-such-type", "x"], environ={})
 
     assert status == 2
     types = ", ".join(f"--{t}" for t in CHOSEN)
@@ -317,7 +356,7 @@ def test_an_unknown_option_lists_the_model_types_this_plugin_checks(capsys):
 
 
 def test_a_missing_server_url_names_the_flag_and_the_variable(capsys):
-    status = check_server.main([f"--{FIRST}", UID[FIRST]], environ={})
+    status = main([f"--{FIRST}", UID[FIRST]], environ={})
 
     assert status == 2
     assert capsys.readouterr().err.strip() == (

@@ -192,9 +192,11 @@ def test_every_imported_package_is_declared():
     project = pyproject()
     runtime = {canonicalize_name(Requirement(d).name) for d in project["project"]["dependencies"]}
     dev = {canonicalize_name(Requirement(d).name) for d in project["dependency-groups"]["dev"]}
-    code = [p for p in ROOT.rglob("*.py") if not {"tests", ".venv"} & set(p.relative_to(ROOT).parts)]
+    tools = {"tests", "scripts"}  # development only, as .difyignore says
+    code = [p for p in ROOT.rglob("*.py") if not (tools | {".venv"}) & set(p.relative_to(ROOT).parts)]
     assert imported_distributions(code) <= runtime
-    assert imported_distributions(sorted((ROOT / "tests").glob("*.py"))) <= runtime | dev
+    tool_code = sorted(p for tool in tools for p in (ROOT / tool).rglob("*.py"))
+    assert imported_distributions(tool_code) <= runtime | dev
 
 
 def test_plugin_registers_over_stdio(plugin):

@@ -3,7 +3,8 @@
 from collections.abc import Iterator
 
 import pytest
-from stdio_plugin import PluginProcess
+
+from scripts.check.plugin import PluginProcess
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 {% set plan = cookiecutter | plan %}
-"""`python tests/check_server.py` on the unfinished plugin: each check says what is left to fill in.
+"""`python scripts/check_server.py` on the unfinished plugin: each check says what is left to fill in.
 
 Once a method is filled in, its row turns ok (or FAIL with a fix) against a real server.
 """
@@ -25,7 +25,7 @@ def test_every_unfinished_method_is_reported_with_the_file_to_fill_in():
     args = [arg for model_type in CHOSEN for arg in (f"--{model_type}", "my-model")]
 
     done = subprocess.run(
-        [sys.executable, "tests/check_server.py", "--server-url", url, *args],
+        [sys.executable, "scripts/check_server.py", "--server-url", url, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -14,10 +14,10 @@ import httpx
 from dify_plugin.errors.model import InvokeBadRequestError
 
 from models.server import limits
+from models.server.families.openai import API_PREFIX
 from models.server.vocabulary import FIELD, Fault
 
 URL_EXAMPLE = "e.g. http://192.168.1.100:9997"
-API_PREFIX = "/v1"  # where the OpenAI-style API lives under server_url
 
 
 class Connection(NamedTuple):
@@ -42,7 +42,7 @@ class Connection(NamedTuple):
 
     def url(self, path: str) -> str:
         """The URL of an API path: under API_PREFIX, or beside it if it starts with "/" (llama.cpp's /props)."""
-        # ADAPT: URL building. A server whose API is not under /v1 changes API_PREFIX (and base_url).
+        # ADAPT: URL building. A server whose API is not under /v1 changes API_PREFIX (families/openai.py).
         if path.startswith("/"):
             return f"{self.base_url.removesuffix(API_PREFIX)}{path}"
         return f"{self.base_url}/{path}"

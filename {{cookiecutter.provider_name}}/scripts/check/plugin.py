@@ -1,5 +1,8 @@
 {% set plan = cookiecutter | plan %}
-"""Run the plugin exactly as the Dify daemon does: `python -m main`, JSON lines over stdio."""
+"""Run the plugin exactly as the Dify daemon does: `python -m main`, JSON lines over stdio.
+
+The check drives the plugin with it, and so do the tests that go over stdio.
+"""
 
 import json
 import os
@@ -13,7 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the plugin folder
 PROVIDER = "{{ plan.provider }}"
 TIMEOUT = 30.0  # seconds any single exchange with the plugin may take
 
