@@ -634,6 +634,7 @@ WORKING_ONLY = (
     "scripts/check/server.py",
     "tests/fake_server.py",
     "tests/test_server.py",
+    "tests/test_guide.py",
     "tests/test_hostile.py",
     "models/features.py",
     "tests/test_features.py",

@@ -27,7 +27,7 @@ def read_message(
     body: dict[str, Any], where: str, chat: bool, json_answer: bool
 ) -> tuple[str, list[ToolCall]]:
     """The text (reasoning first, in <think> tags) and the tool calls of a whole answer."""
-    # ADAPT: the answer read back. A server with another answer shape is read here and in StreamedAnswer.
+    # ADAPT: the answer read back. A server with another answer shape is read here and in StreamedAnswer.read.
     choice = first_choice(body, where)
     if choice is None:
         raise InvokeServerUnavailableError(f"{where} answered without any choice: {excerpt(body)}")
@@ -69,6 +69,7 @@ class StreamedAnswer:
                 f"{self.where} kept streaming far past max_tokens = {self.asked} (about {self.produced} tokens "
                 f"in {self.events} events), so the answer was ended"
             )
+        # ADAPT: a streamed answer read back, event by event (read_message reads a whole one).
         self.usage = event.get("usage") or self.usage
         choice = first_choice(event, self.where)
         if choice is None:

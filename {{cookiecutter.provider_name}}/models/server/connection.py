@@ -42,7 +42,7 @@ class Connection(NamedTuple):
 
     def url(self, path: str) -> str:
         """The URL of an API path: under API_PREFIX, or beside it if it starts with "/" (llama.cpp's /props)."""
-        # ADAPT: URL building. A server whose API is not under /v1 changes API_PREFIX (families/openai.py).
+        # ADAPT: URL building: every request's URL is made here, from server_url and API_PREFIX.
         if path.startswith("/"):
             return f"{self.base_url.removesuffix(API_PREFIX)}{path}"
         return f"{self.base_url}/{path}"

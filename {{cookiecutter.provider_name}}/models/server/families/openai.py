@@ -9,7 +9,8 @@ the other families add what their servers say beyond it.
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, Protocol
 
-API_PREFIX = "/v1"  # where the API lives under the server's address
+# ADAPT: where the API lives under the server's address (Connection.url builds every URL from it).
+API_PREFIX = "/v1"
 MODELS_PATH = "models"
 CHECK_TEXT = "Hi"
 COMMON_TYPES = ("llm", "text-embedding", "rerank")  # asked, when a check fails, what the model is instead
