@@ -26,7 +26,11 @@ class FakeServer:
             stdout=subprocess.PIPE,
             text=True,
         )
-        self.port = int(self.process.stdout.readline())
+        try:
+            self.port = int(self.process.stdout.readline())
+        except ValueError:
+            self.stop()
+            raise
         self.url = f"http://127.0.0.1:{self.port}"
 
     def control(self, command: str, payload: Any = None) -> Any:
@@ -65,15 +69,23 @@ class FakeServer:
         return self.control("peak")["peak"]
 
     def stop(self) -> None:
-        self.process.kill()
-        self.process.wait(timeout=10)
+        """SIGTERM, as a service manager stops a server; SIGKILL if it is still there after 10 s."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            raise
 
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[FakeServer]:
     fake = FakeServer()
-    yield fake
-    fake.stop()
+    try:
+        yield fake
+    finally:
+        fake.stop()
 
 
 @pytest.fixture(autouse=True)

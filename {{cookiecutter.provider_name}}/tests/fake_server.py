@@ -1,8 +1,8 @@
 {% set plan = cookiecutter | plan %}
 """A small OpenAI/Xinference-style model server for the tests, on 127.0.0.1 only.
 
-Run as its own process (`python tests/fake_server.py`, which prints its port; one Ctrl+C stops
-it) so the plugin, in-process or over stdio, talks to a real socket. It behaves like a real
+Run as its own process (`python tests/fake_server.py`, which prints its port; one Ctrl+C or
+SIGTERM stops it) so the plugin, in-process or over stdio, talks to a real socket. It behaves like a real
 server where that matters: TCP_NODELAY, a listen backlog for hundreds of clients at once,
 chunked streams, the error bodies real servers send. Tests steer it through `/_control/*`:
 scripted faults for the next matching requests (see `FakeServer.fault` in conftest.py for the
@@ -21,6 +21,7 @@ import functools
 import hashlib
 {% endif %}
 import json
+import signal
 import socket
 import struct
 import threading
@@ -705,6 +706,14 @@ class Server(ThreadingHTTPServer):
         """A client that hung up mid-answer is normal here (the plugin gave up on a hostile one)."""
 
 
+class Stop(Exception):
+    """SIGINT or SIGTERM arrived."""
+
+
+def stop(signum: int, frame: Any) -> None:
+    raise Stop(signal.Signals(signum).name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
@@ -712,14 +721,18 @@ def main() -> None:
         "--lifetime", type=float, default=600.0, help="seconds before the server stops itself"
     )
     args = parser.parse_args()
+    # Set, not inherited: a background job of a script starts with SIGINT ignored, and one
+    # Ctrl+C or one SIGTERM (the tests' stop) must end the server all the same.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     server = Server(("127.0.0.1", args.port), Handler)
     print(server.server_address[1], flush=True)
     stopper = threading.Timer(args.lifetime, server.shutdown)
-    stopper.daemon = True  # Ctrl+C must not wait for it
+    stopper.daemon = True  # a signal must not wait for it
     stopper.start()
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
+    except Stop:
         pass
     finally:
         server.server_close()

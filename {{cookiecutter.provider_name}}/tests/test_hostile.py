@@ -11,10 +11,6 @@ import io
 {% endif %}
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +28,7 @@ from checks import (
     raises_dify_error,
     unreachable_server,
 )
-from conftest import API_KEY, ROOT
+from conftest import API_KEY
 {% if plan.has("llm") %}
 from dify_plugin.entities.model.llm import LLMResultChunk
 from dify_plugin.entities.model.message import UserPromptMessage
@@ -597,17 +593,3 @@ def test_256_concurrent_calls_on_one_credential_set_all_complete(server, credent
 
     assert len(results) == 256 and all(results)
     assert len(server.requests(call.path)) == 256
-
-
-# -- the loopback server itself -------------------------------------------------------------------
-def test_the_fake_server_stops_on_one_sigint():
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "fake_server.py")], stdout=subprocess.PIPE, text=True
-    )
-    port = int(process.stdout.readline())
-
-    process.send_signal(signal.SIGINT)
-
-    assert process.wait(timeout=10) is not None
-    with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(("127.0.0.1", port), timeout=5).close()

@@ -12,7 +12,7 @@ message, which stay plain English for people; the fault rides along as a note on
 """
 
 import json
-from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 # Kinds of failure (Fault.kind).
 STATUS = "status"  # the server answered an HTTP error status (Fault.status)
@@ -25,8 +25,7 @@ UNKNOWN_MODEL = "unknown-model"  # the server does not run the model
 NOTE = "fault: "  # the start of the note that carries a fault
 
 
-@dataclass(frozen=True)
-class Fault:
+class Fault(NamedTuple):
     """What went wrong, as data."""
 
     kind: str
@@ -38,7 +37,7 @@ class Fault:
     def on[E: BaseException](self, error: E) -> E:
         """`error`, carrying this fault: as `error.fault`, and as a note that its traceback shows."""
         error.fault = self  # type: ignore[attr-defined]
-        error.add_note(NOTE + json.dumps({k: v for k, v in asdict(self).items() if v is not None}))
+        error.add_note(NOTE + json.dumps({k: v for k, v in self._asdict().items() if v is not None}))
         return error
 
     @staticmethod
@@ -65,8 +64,7 @@ THINKING_SWITCHABLE, THINKING_ALWAYS = "switchable", "always"  # the `thinking` 
 CHAT, COMPLETION = "chat", "completion"  # the `mode` answer of an LLM
 
 
-@dataclass(frozen=True)
-class ModelInfo:
+class ModelInfo(NamedTuple):
     """What a server says about one of its models (models/server/families/), in this plugin's
     words; None where it does not say."""
 

@@ -6,7 +6,6 @@ what it can do and its context length. Where a server gives it, it decides the m
 validation, and the LLM and embedding forms learn their answers from it.
 """
 
-from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -56,19 +55,18 @@ def read(body: Any) -> ModelInfo | None:
     if kind != "llm":
         max_tokens = body.get("max_tokens")  # an embedding model's input limit
         limit = max_tokens if type(max_tokens) is int and max_tokens > 0 else None
-        return replace(info, context_size=limit, images="vision" in abilities)
+        return info._replace(context_size=limit, images="vision" in abilities)
     context_length = body.get("context_length")
     context_size = context_length if isinstance(context_length, int) and context_length > 0 else None
     # GGUF models run on llama.cpp, which turns any JSON schema into a grammar.
     structured = True if body.get("model_format") == "ggufv2" else None
     if not abilities:
-        return replace(info, context_size=context_size, structured_output=structured)
+        return info._replace(context_size=context_size, structured_output=structured)
     mode = CHAT if "chat" in abilities else COMPLETION if "generate" in abilities else None
     # "hybrid": thinking can be switched off; "reasoning" alone: it always thinks.
     thinking = THINKING_SWITCHABLE if "hybrid" in abilities else THINKING_ALWAYS
     other = {"audio"} if abilities & {"audio", "omni"} else set()
-    return replace(
-        info,
+    return info._replace(
         context_size=context_size,
         structured_output=structured,
         mode=mode,
