@@ -1,32 +1,89 @@
-"""Each baked plugin's own test suite passes offline, as a plugin author first runs it."""
+"""Each baked plugin's own test suite passes offline, as a plugin author first runs it, and from a
+script's background job: SIGINT ignored, no terminal, each file alone, the tests in reverse order."""
 
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import NETWORK_NAMESPACE, SIX, offline_env
 
 MATRIX = ["default", "all-six", *(f"only-{t}" for t in SIX), "blank-default", "blank-all-six"]
+# A job a script starts in the background (`cmd &`) inherits SIGINT ignored, and has no terminal.
+BACKGROUND_JOB = ["sh", "-c", "trap '' INT; exec \"$@\"", "background-job"]
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
+# A pytest plugin that runs the collected tests last to first.
+REVERSED = """import pytest
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    items.reverse()
+"""
+
+
+def run_suite(plugin: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The plugin's own pytest as a background job of a script would run it, offline where possible."""
+    return subprocess.run(
+        [*NETWORK_NAMESPACE, *BACKGROUND_JOB, *PYTEST, *args],
+        cwd=plugin,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # no controlling terminal
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=offline_env() | (env or {}),
+    )
 
 
 @pytest.mark.parametrize("name", MATRIX)
 def test_generated_project_suite_passes_offline(name, bake):
     """Where the machine allows it, the suite runs in a network namespace with loopback only."""
     plugin = bake(name)
-    done = subprocess.run(
-        [*NETWORK_NAMESPACE, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
-        cwd=plugin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=offline_env(),
-    )
+    done = run_suite(plugin)
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-2000:]
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     passed = re.search(r"(\d+) passed", summary)
     assert passed and int(passed.group(1)) >= 3, summary
     assert not re.search(r"\b\d+ (failed|errors?)\b", summary), summary
+
+
+# The answer sets whose suites also run file by file and in reverse order.
+ISOLATED = ["default", "all-six", "blank-all-six"]
+
+
+@pytest.mark.parametrize("name", ISOLATED)
+def test_each_generated_test_file_passes_on_its_own(name, bake):
+    plugin = bake(name)
+    files = sorted(path.relative_to(plugin).as_posix() for path in (plugin / "tests").glob("test_*.py"))
+
+    failed = {}
+    for file in files:
+        done = run_suite(plugin, file)
+        if done.returncode != 0:
+            failed[file] = done.stdout[-3000:] + done.stderr[-1000:]
+
+    assert len(files) >= 8
+    assert not failed, "\n\n".join(f"{file} alone:\n{output}" for file, output in failed.items())
+
+
+@pytest.mark.parametrize("name", ISOLATED)
+def test_generated_suite_passes_in_reverse_order(name, bake, tmp_path):
+    (tmp_path / "reverse_order.py").write_text(REVERSED, encoding="utf-8")
+
+    done = run_suite(bake(name), "-p", "reverse_order", env={"PYTHONPATH": str(tmp_path)})
+
+    summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-2000:]
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    assert re.search(r"\d+ passed", summary), summary
+
+
+def test_the_background_job_really_ignores_sigint():
+    """Guards the tests above: the suites run as a job whose SIGINT is ignored, as `cmd &` in a script."""
+    code = "import signal; print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)"
+    done = subprocess.run([*BACKGROUND_JOB, sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "True", done.stderr
 
 
 def test_generated_suites_really_run_without_network():
