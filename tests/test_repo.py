@@ -40,20 +40,6 @@ def test_template_code_is_ruff_clean():
         assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["llm.py.orig", "a.rej", "x.bak", "fix.patch", ".llm.py.swp", "notes~", "#llm.py#", ".DS_Store", "._icon.svg"]
-    + ["Thumbs.db", "desktop.ini", ".idea", ".vscode", "debug.log", "llm.cpython-312.pyc"],
-)
-def test_leftover_pattern_recognises(name):
-    assert LEFTOVER.search(name)
-
-
-@pytest.mark.parametrize("name", ["llm.py", "_position.yaml", ".difyignore", ".env.example", "uv.lock", "icon.svg"])
-def test_leftover_pattern_spares_real_files(name):
-    assert not LEFTOVER.search(name)
-
-
 def test_template_tree_holds_no_leftovers_or_tool_caches():
     """Cookiecutter copies everything under the plugin template into every plugin, debris included."""
     leftovers = [
