@@ -80,35 +80,58 @@ def feature_rules(credentials: Mapping[str, Any]) -> list[ParameterRule]:
     thinking = credentials.get("thinking")
     if thinking == THINKING_SWITCHABLE:
         rules.append(
-            ParameterRule(
-                name="enable_thinking",
-                type=ParameterType.BOOLEAN,
-                label=I18nObject(en_US="Thinking", zh_Hans="思考模式"),
-                help=I18nObject(en_US="Let the model reason before it answers."),
+            rule(
+                "enable_thinking",
+                ParameterType.BOOLEAN,
+                "Thinking",
+                "思考模式",
+                "Let the model reason before it answers.",
             )
         )
     if thinking in (THINKING_SWITCHABLE, THINKING_ALWAYS):
+        effort = "How much the model reasons, for models that read this setting."
         rules.append(
-            ParameterRule(
-                name="reasoning_effort",
-                type=ParameterType.STRING,
-                options=REASONING_EFFORTS,
-                label=I18nObject(en_US="Reasoning effort", zh_Hans="推理强度"),
-                help=I18nObject(en_US="How much the model reasons, for models that read this setting."),
+            rule(
+                "reasoning_effort",
+                ParameterType.STRING,
+                "Reasoning effort",
+                "推理强度",
+                effort,
+                REASONING_EFFORTS,
             )
         )
     if features.enabled(credentials, "structured_output"):
-        rules += [
-            ParameterRule(
-                name="response_format",
-                type=ParameterType.STRING,
-                options=RESPONSE_FORMATS,
-                label=I18nObject(en_US="Response format", zh_Hans="回复格式"),
-                help=I18nObject(en_US="json_schema makes the answer follow the JSON schema below."),
-            ),
-            ParameterRule(name="json_schema", use_template="json_schema"),
-        ]
+        follow = "json_schema makes the answer follow the JSON schema below."
+        rules.append(
+            rule(
+                "response_format",
+                ParameterType.STRING,
+                "Response format",
+                "回复格式",
+                follow,
+                RESPONSE_FORMATS,
+            )
+        )
+        rules.append(ParameterRule(name="json_schema", use_template="json_schema"))
     return rules
+
+
+def rule(
+    name: str,
+    kind: ParameterType,
+    label: str,
+    label_zh: str,
+    help_text: str,
+    options: list[str] | None = None,
+) -> ParameterRule:
+    """A parameter rule of a feature, labelled in English and Chinese."""
+    return ParameterRule(
+        name=name,
+        type=kind,
+        options=options or [],
+        label=I18nObject(en_US=label, zh_Hans=label_zh),
+        help=I18nObject(en_US=help_text),
+    )
 
 
 def feature_fields(parameters: dict[str, Any]) -> dict[str, Any]:

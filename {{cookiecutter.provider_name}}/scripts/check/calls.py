@@ -45,6 +45,13 @@ def validate(plugin: PluginProcess, model: dict[str, Any], deadline: float) -> t
     return ("accepted; learned " + ", ".join(learned)) if learned else "accepted", results
 
 
+def returned[T](found: T, what: str) -> T:
+    """`found`, or CheckFailed if the plugin returned nothing of `what`."""
+    if not found:
+        raise CheckFailed("InvokeServerUnavailableError", f"the plugin returned no {what}")
+    return found
+
+
 def quoted(text: str, limit: int = 40) -> str:
     text = " ".join(str(text).split())
     return json.dumps(text[:limit] + ("..." if len(text) > limit else ""), ensure_ascii=False)
@@ -52,6 +59,18 @@ def quoted(text: str, limit: int = 40) -> str:
 
 # A check: (plugin, the model's request fields, deadline) -> (what came back, in words; the results).
 Call = Callable[[PluginProcess, dict[str, Any], float], tuple[str, list[Any]]]
+# The small real call(s) made for each model type once its credentials passed, as Dify makes them.
+CALLS: dict[str, list[tuple[str, Call]]] = {}
+
+
+def check_of(model_type: str, name: str) -> Callable[[Call], Call]:
+    """Register the decorated call as the check `name` of `model_type`."""
+
+    def register(call: Call) -> Call:
+        CALLS.setdefault(model_type, []).append((name, call))
+        return call
+
+    return register
 {% if plan.has("llm") %}
 
 
@@ -78,29 +97,32 @@ def llm_chat(stream: bool) -> Call:
         return f"{quoted(text) if text.strip() else 'an empty answer'} ({chunks}{tokens})", results
 
     return call
+
+
+check_of("llm", "chat, streamed")(llm_chat(True))
+check_of("llm", "chat, blocking")(llm_chat(False))
 {% endif %}
 {% if plan.has("text-embedding") %}
 
 
+@check_of("text-embedding", "embedding")
 def embed(plugin: PluginProcess, model: dict[str, Any], deadline: float) -> tuple[str, list[Any]]:
     texts = ["Dify checks this server."]
     results = send(plugin, "invoke_text_embedding", deadline, **model, texts=texts, input_type="document")
     vectors = results[0]["embeddings"] if results else []
-    if not vectors or not vectors[0]:
-        raise CheckFailed("InvokeServerUnavailableError", "the plugin returned no vector")
-    return f"1 vector of {len(vectors[0])} numbers", results
+    vector = returned(vectors[0] if vectors else [], "vector")
+    return f"1 vector of {len(vector)} numbers", results
 {% endif %}
 {% if plan.has("rerank") %}
 
 
+@check_of("rerank", "rerank")
 def rerank(plugin: PluginProcess, model: dict[str, Any], deadline: float) -> tuple[str, list[Any]]:
     query, docs = "What does this check do?", ["It checks a model server for Dify."]
     results = send(
         plugin, "invoke_rerank", deadline, **model, query=query, docs=docs, score_threshold=None, top_n=None
     )
-    scored = results[0]["docs"] if results else []
-    if not scored:
-        raise CheckFailed("InvokeServerUnavailableError", "the plugin returned no scored document")
+    scored = returned(results[0]["docs"] if results else [], "scored document")
     return f"1 document scored {float(scored[0]['score']):.4f}", results
 {% endif %}
 {% if plan.has("speech2text") %}
@@ -121,6 +143,7 @@ def tone_wav(seconds: float = 1.0, rate: int = 16000) -> bytes:
     return buffer.getvalue()
 
 
+@check_of("speech2text", "transcription")
 def transcribe(plugin: PluginProcess, model: dict[str, Any], deadline: float) -> tuple[str, list[Any]]:
     audio = tone_wav().hex()  # Dify sends the audio hex-encoded
     results = send(plugin, "invoke_speech2text", deadline, **model, file=audio)
@@ -130,44 +153,21 @@ def transcribe(plugin: PluginProcess, model: dict[str, Any], deadline: float) ->
 {% if plan.has("tts") %}
 
 
+@check_of("tts", "speech")
 def speak(plugin: PluginProcess, model: dict[str, Any], deadline: float) -> tuple[str, list[Any]]:
     voices = send(plugin, "get_tts_model_voices", deadline, **model, language=None)
     names = [v["value"] for v in (voices[0]["voices"] if voices else [])]
     voice = names[0] if names else ""
     text = "Hello from Dify."
     chunks = send(plugin, "invoke_tts", deadline, **model, content_text=text, voice=voice, tenant_id="check")
-    size = sum(len(chunk["result"]) // 2 for chunk in chunks)
-    if not size:
-        raise CheckFailed("InvokeServerUnavailableError", "the plugin returned no audio")
+    size = returned(sum(len(chunk["result"]) // 2 for chunk in chunks), "audio")
     return f"{size} bytes of audio, voice {voice!r}", chunks
 {% endif %}
 {% if plan.has("moderation") %}
 
 
+@check_of("moderation", "moderation")
 def moderate(plugin: PluginProcess, model: dict[str, Any], deadline: float) -> tuple[str, list[Any]]:
     results = send(plugin, "invoke_moderation", deadline, **model, text="Have a nice day.")
     return f"flagged: {'yes' if results and results[0]['result'] else 'no'}", results
 {% endif %}
-
-
-# The small real call(s) made for each model type once its credentials passed, as Dify makes them.
-CALLS: dict[str, list[tuple[str, Call]]] = {
-{% if plan.has("llm") %}
-    "llm": [("chat, streamed", llm_chat(True)), ("chat, blocking", llm_chat(False))],
-{% endif %}
-{% if plan.has("text-embedding") %}
-    "text-embedding": [("embedding", embed)],
-{% endif %}
-{% if plan.has("rerank") %}
-    "rerank": [("rerank", rerank)],
-{% endif %}
-{% if plan.has("speech2text") %}
-    "speech2text": [("transcription", transcribe)],
-{% endif %}
-{% if plan.has("tts") %}
-    "tts": [("speech", speak)],
-{% endif %}
-{% if plan.has("moderation") %}
-    "moderation": [("moderation", moderate)],
-{% endif %}
-}

@@ -98,21 +98,17 @@ class PluginProcess:
             self.process.stdin.flush()
         except BrokenPipeError:
             raise PluginSilent(f"the plugin exited with status {self.process.wait(timeout=10)}") from None
-        results, error = [], None
+        parts: dict[str, list[Any]] = {"stream": [], "error": []}
         while True:
             limit = deadline if deadline is not None else time.monotonic() + TIMEOUT
             if time.monotonic() >= limit:
                 raise PluginSilent(f"the plugin did not finish {action!r} in time")
             message = json.loads(self._next_line(limit))
-            if message.get("session_id") != session_id or message.get("event") != "session":
-                continue  # heartbeats and logs
-            kind, payload = message["data"]["type"], message["data"]["data"]
-            if kind == "stream":
-                results.append(payload)
-            elif kind == "error":
-                error = payload
-            elif kind == "end":
-                return results, error
+            if message.get("session_id") == session_id and message.get("event") == "session":
+                if message["data"]["type"] == "end":
+                    return parts["stream"], next(iter(parts["error"]), None)
+                parts.setdefault(message["data"]["type"], []).append(message["data"]["data"])
+            # other lines: heartbeats, logs, other sessions
 
     def output(self) -> str:
         """Everything the plugin wrote so far, on stdout and stderr."""
