@@ -892,7 +892,9 @@ def main() -> None:
         work = Path(tmp)
         plugin = work / "bake-default" / "xinference"
         timed_bake(TEMPLATE, work / "bake-default")
-        sys.path.insert(0, str(plugin / "tests"))  # the plugin's fake server (tests/conftest.py)
+        # The plugin's fake server (tests/conftest.py), and the plugin folder its imports start from
+        # (scripts.check.plugin), as the plugin's pytest configuration has it.
+        sys.path[:0] = [str(plugin / "tests"), str(plugin)]
         sections: dict[str, Callable[[], None]] = {
             "bake": lambda: bench_bake(work, args.repeat),
             "start": lambda: bench_start(work, plugin, args.repeat),

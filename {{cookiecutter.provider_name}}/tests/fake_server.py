@@ -721,16 +721,16 @@ def main() -> None:
         "--lifetime", type=float, default=600.0, help="seconds before the server stops itself"
     )
     args = parser.parse_args()
-    # Set, not inherited: a background job of a script starts with SIGINT ignored, and one
-    # Ctrl+C or one SIGTERM (the tests' stop) must end the server all the same.
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     server = Server(("127.0.0.1", args.port), Handler)
-    print(server.server_address[1], flush=True)
-    stopper = threading.Timer(args.lifetime, server.shutdown)
-    stopper.daemon = True  # a signal must not wait for it
-    stopper.start()
     try:
+        # Set, not inherited: a background job of a script starts with SIGINT ignored, and one
+        # Ctrl+C or one SIGTERM (the tests' stop) must end the server all the same.
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        print(server.server_address[1], flush=True)
+        stopper = threading.Timer(args.lifetime, server.shutdown)
+        stopper.daemon = True  # a signal must not wait for it
+        stopper.start()
         server.serve_forever()
     except Stop:
         pass
