@@ -1,7 +1,7 @@
 """Every bound this plugin keeps to, in one place: time, memory and connections.
 
-No import here (scripts/check_server.py reads these without loading the SDK). The code reads them
-as `limits.NAME` when it runs, so a test can lower one with monkeypatch.
+No import here: a tool can read them without loading the SDK. The code reads them as
+`limits.NAME` when it runs, so a test can lower one with monkeypatch.
 """
 
 # -- time ---------------------------------------------------------------------------------------
