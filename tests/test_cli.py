@@ -666,9 +666,15 @@ def test_a_bad_answer_on_the_command_line_is_refused_before_the_first_question(c
 def test_ctrl_c_at_a_prompt_aborts_with_one_word_and_creates_nothing(config_file, out):
     command = [sys.executable, "-m", "cookiecutter", str(TEMPLATE), "--output-dir", str(out)]
     command += ["--config-file", str(config_file)]
-    process = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=0
-    )
+    # Ctrl-C comes from a terminal, where SIGINT has its default action. This suite may itself run
+    # with SIGINT ignored (a background job of a script), which a child would inherit and keep.
+    previous = signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=0
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         prompt = ""
         while "Display name" not in prompt:  # wait until cookiecutter asks its first question
