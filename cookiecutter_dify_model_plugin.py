@@ -235,10 +235,10 @@ class Session:
     - `read_user_variable`, which cookiecutter 2.1 to 2.7 calls for every answer whose default
       is text: to check free text and ask again, and to ask the yes/no answers and the two
       choices with cookiecutter's own yes/no prompt and numbered menu. Their defaults stay text
-      ("yes", "customizable-model") rather than native booleans and lists, because cookiecutter
-      turns a bad native value given as `key=value` into a traceback (2.4 on), drops one from a
-      config file with a warning and bakes the default, and 2.1 has no booleans at all; as text,
-      every bad value gets its one-line error on every path.
+      ("yes", "customizable-model") rather than native booleans and lists: for those,
+      cookiecutter 2.7 turns a bad value given as `key=value` into a traceback, and one from a
+      config file into a warning and a bake with the default, while 2.1 asks a boolean as free
+      text and keeps whatever is typed. As text, every bad value gets its one-line error.
     - `read_user_yes_no`, which 2.2 on call for a YAML boolean from a config file (`with_tts:
       yes`): the same question, skipped like the others when `model_types` is given.
     - `prompt_choice_for_config`, which cookiecutter calls for a list: a YAML list given for
