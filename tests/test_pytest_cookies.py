@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import venv
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,8 @@ SECTION = "## Testing the template in your CI"
 FILE_BLOCK = re.compile(r"^```(?:python|toml)\n# (\S+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 RUN = re.compile(r"Run it with `(pytest[^`]*)`")
 CLONE = "cookiecutter-dify-model-plugin"
+REQUIREMENTS = (TEMPLATE / "requirements-dev.txt").read_text(encoding="utf-8")
+OLDEST_COOKIECUTTER = "2.1.1"
 
 
 def section() -> str:
@@ -37,12 +40,12 @@ def documented_files() -> dict[str, str]:
     return {name: f"# {name}\n{body}" for name, body in FILE_BLOCK.findall(section())}
 
 
-def users_pytest(repo: Path) -> subprocess.CompletedProcess:
-    """The page's command, with this suite's pytest and pytest-cookies, and nothing of this suite's config."""
+def users_pytest(repo: Path, bin_dir: Path = Path(sys.executable).parent) -> subprocess.CompletedProcess:
+    """The page's command, with the pytest in `bin_dir` (this suite's by default), none of this suite's config."""
     command = RUN.search(section()).group(1).split()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith(("PYTEST", "COOKIECUTTER"))}
     return subprocess.run(
-        [str(Path(sys.executable).parent / command[0]), *command[1:]],
+        [str(bin_dir / command[0]), *command[1:]],
         cwd=repo,
         env=env,
         capture_output=True,
@@ -72,6 +75,22 @@ def test_the_documented_test_file_passes_in_a_repository_of_its_own(users_repo):
     done = users_pytest(users_repo)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     # default, 3 methods x 2 implementations, blank, 7 bad answers
+    assert re.search(r"\b15 passed in ", done.stdout.splitlines()[-1]), done.stdout[-1000:]
+
+
+def test_the_documented_test_file_passes_with_the_oldest_supported_cookiecutter(users_repo, tmp_path):
+    """A user's own virtualenv: pytest-cookies as this suite pins it, with cookiecutter 2.1 (README: 2.1 to 2.7)."""
+    pinned = next(line for line in REQUIREMENTS.splitlines() if line.startswith("pytest-cookies=="))
+    home = tmp_path / "venv"
+    venv.create(home, with_pip=True)
+    subprocess.run(
+        [home / "bin" / "python", "-m", "pip", "install", "-q", pinned, f"cookiecutter=={OLDEST_COOKIECUTTER}"],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    done = users_pytest(users_repo, home / "bin")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert re.search(r"\b15 passed in ", done.stdout.splitlines()[-1]), done.stdout[-1000:]
 
 
