@@ -27,20 +27,16 @@ class ModelType:
     folder: str  # `models/<folder>/<folder>.py` and the `models:` mapping key
     base_class: str  # dify_plugin base class the generated class subclasses
     title: str  # human name for README and prompts
-
-    @property
-    def answer(self) -> str:
-        """The yes/no answer in cookiecutter.json that chooses this type."""
-        return f"with_{self.folder}"
+    answer: str  # the yes/no answer in cookiecutter.json that chooses this type
 
 
 MODEL_TYPES: tuple[ModelType, ...] = (
-    ModelType("llm", "llm", "LargeLanguageModel", "LLM"),
-    ModelType("text-embedding", "text_embedding", "TextEmbeddingModel", "Text embedding"),
-    ModelType("rerank", "rerank", "RerankModel", "Rerank"),
-    ModelType("speech2text", "speech2text", "Speech2TextModel", "Speech to text"),
-    ModelType("tts", "tts", "TTSModel", "Text to speech"),
-    ModelType("moderation", "moderation", "ModerationModel", "Moderation"),
+    ModelType("llm", "llm", "LargeLanguageModel", "LLM", "with_llm"),
+    ModelType("text-embedding", "text_embedding", "TextEmbeddingModel", "Text embedding", "with_text_embedding"),
+    ModelType("rerank", "rerank", "RerankModel", "Rerank", "with_rerank"),
+    ModelType("speech2text", "speech2text", "Speech2TextModel", "Speech to text", "with_speech2text"),
+    ModelType("tts", "tts", "TTSModel", "Text to speech", "with_tts"),
+    ModelType("moderation", "moderation", "ModerationModel", "Moderation", "with_moderation"),
 )
 BY_NAME = {t.name: t for t in MODEL_TYPES} | {t.folder: t for t in MODEL_TYPES}
 
@@ -255,12 +251,14 @@ def check_provider_name(value: object, answers: Mapping) -> None:
     check_given_value("provider_name", value)
     name = _text(value)
     if not NAME_RE.fullmatch(name):
-        suggestion = slugify(name) or slugify(_text(answers.get("provider_label")))
-        hint = (
-            f"try provider_name={suggestion}"
-            if suggestion
-            else "use lowercase letters, digits, _ or -, e.g. provider_name=my_provider"
-        )
+        label = _text(answers.get("provider_label"))
+        suggestion = slugify(name) or slugify(label)
+        if suggestion:
+            hint = f"try provider_name={suggestion}"
+        elif not name and label.strip():
+            hint = f"the display name {_shown(label)} has no ASCII letters or digits: e.g. provider_name=my_provider"
+        else:
+            hint = "use lowercase letters, digits, _ or -, e.g. provider_name=my_provider"
         raise AnswerError("provider_name", f"must match {NAME_RE.pattern}", name, hint)
     if not (name[0].isalnum() and name[-1].isalnum()):
         # pyproject.toml's [project] name; uv (which the newest daemon runs) refuses any other.
@@ -395,9 +393,9 @@ def check_model_types(value: object, answers: Mapping) -> None:
         parse_model_types(value)
 
 
-def _yes_no_rule(model_type: ModelType) -> Callable[[object, Mapping], None]:
+def _yes_no_rule(answer: str) -> Callable[[object, Mapping], None]:
     def check(value: object, answers: Mapping) -> None:
-        parse_yes_no(model_type.answer, value)
+        parse_yes_no(answer, value)
 
     return check
 
@@ -461,7 +459,12 @@ QUESTIONS: dict[str, Question] = {
     "help_url": Question(_url_rule("help_url", "https://example.com/docs")),
     "repository_url": Question(_url_rule("repository_url", "https://github.com/your-org/your-plugin"), NOT_ASKED),
     "model_types": Question(check_model_types, NOT_ASKED),
-    **{t.answer: Question(_yes_no_rule(t), YES_NO) for t in MODEL_TYPES},
+    "with_llm": Question(_yes_no_rule("with_llm"), YES_NO),
+    "with_text_embedding": Question(_yes_no_rule("with_text_embedding"), YES_NO),
+    "with_rerank": Question(_yes_no_rule("with_rerank"), YES_NO),
+    "with_speech2text": Question(_yes_no_rule("with_speech2text"), YES_NO),
+    "with_tts": Question(_yes_no_rule("with_tts"), YES_NO),
+    "with_moderation": Question(_yes_no_rule("with_moderation"), YES_NO),
     "configurate_method": Question(
         _choice_rule("configurate_method", CONFIGURATE_METHODS), CHOICE, tuple(CONFIGURATE_METHODS)
     ),
@@ -531,9 +534,22 @@ def problems(answers: Mapping, *, derived: bool = True) -> list[AnswerError]:
             except AnswerError as error:
                 found.setdefault(error.answer, error)
     for key, (source, made_from) in DERIVED.items() if derived else ():
-        if key in found and source in found and made_from(answers.get(key), answers.get(source)):
-            del found[key]
+        if key in found and made_from(answers.get(key), answers.get(source)):
+            if source in found:
+                del found[key]  # the bad label is the one mistake
+            elif key == "provider_name":
+                found[key] = label_gives_no_name(answers.get(source))  # name the answer that was given
     return list(found.values())
+
+
+def label_gives_no_name(label: object) -> AnswerError:
+    """The error for a display name with nothing a provider name can be made of ("~", "阿里云")."""
+    return AnswerError(
+        "provider_label",
+        "gives no usable provider_name: it has no ASCII letters or digits",
+        label,
+        "give provider_name=my_provider as well, or put such letters in the label",
+    )
 
 
 def unknown_names(given: Mapping, known: Iterable[str], *, typos_only: bool = False) -> list[AnswerError]:
@@ -593,6 +609,23 @@ def conflicts(given: Mapping, defaults: Mapping) -> list[AnswerError]:
     return errors
 
 
+# Defaults of cookiecutter.json that stand for the author's own values; a bake that keeps them
+# works, but publishes someone else's name or help page.
+PLACEHOLDER_AUTHOR = "your-name"
+XINFERENCE_HELP_URL = "https://inference.readthedocs.io/"
+
+
+def placeholder_notice(answers: Mapping) -> str:
+    """One line naming the placeholder answers kept unchanged, or "" when there are none."""
+    kept = []
+    if _text(answers.get("author")) == PLACEHOLDER_AUTHOR:
+        kept.append(f"author is still {_shown(PLACEHOLDER_AUTHOR)} (manifest.yaml)")
+    label = _text(answers.get("provider_label"))
+    if _text(answers.get("help_url")) == XINFERENCE_HELP_URL and "xinference" not in label.lower():
+        kept.append(f"help_url still links Xinference's docs (provider/{_text(answers.get('provider_name'))}.yaml)")
+    return f"notice: {' and '.join(kept)}: edit before you publish" if kept else ""
+
+
 def resolve_model_types(answers: Mapping) -> tuple[ModelType, ...]:
     """A non-empty `model_types` answer wins; otherwise the yes/no answers decide."""
     if model_types_listed(answers.get("model_types")):
@@ -638,7 +671,10 @@ WORKING_ONLY = (
     "tests/test_hostile.py",
     "models/features.py",
     "tests/test_features.py",
-    *(f"tests/test_features_{folder}.py" for folder in ("llm", "text_embedding", "rerank", "speech2text")),
+    "tests/test_features_llm.py",
+    "tests/test_features_text_embedding.py",
+    "tests/test_features_rerank.py",
+    "tests/test_features_speech2text.py",
 )
 
 

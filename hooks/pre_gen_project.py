@@ -1,6 +1,6 @@
 """Second line of defence: refuse bad answers, one line each on stderr, before any file is rendered.
 
-The same rules already ran while cookiecutter asked (local_extensions.py), before the output
+The same rules already ran while cookiecutter asked (cookiecutter_dify_model_plugin.py), before the output
 directory existed; this hook covers bakes that skip the questions, such as --replay. Answers
 arrive as a JSON literal (never pasted into code), and the rules are those of hooks/answers.py
 of the template being baked.

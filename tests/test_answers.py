@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from test_cli import config_file, cookiecutter_api  # noqa: F401  (config_file is a fixture)
 
+from cookiecutter_dify_model_plugin import as_provider_name, quoted
 from hooks import answers
-from local_extensions import as_provider_name, quoted
 
 GOOD = {
     "provider_label": "Acme AI",
@@ -492,3 +492,18 @@ def test_baked_label_and_description_read_back_exactly_or_are_refused_in_one_lin
         assert document["label"]["en_US"] == label
         assert document["description"]["en_US"] == description
     assert provider["help"]["title"]["en_US"] == f"How to set up {label}"
+
+
+def test_the_placeholder_notice_knows_the_template_defaults():
+    context = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
+    assert (answers.PLACEHOLDER_AUTHOR, answers.XINFERENCE_HELP_URL) == (context["author"], context["help_url"])
+    assert answers.placeholder_notice(context | {"provider_label": "Xinference", "author": "ana"}) == ""
+
+
+def test_every_answer_name_is_written_out_where_the_rules_use_it():
+    """`grep with_rerank` finds the rule: no answer name is assembled from parts."""
+    source = (TEMPLATE / "hooks" / "answers.py").read_text(encoding="utf-8")
+    context = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
+    missing = [key for key in context if not key.startswith("_") and f'"{key}"' not in source]
+    assert missing == []
+    assert not re.search(r"""f["']with_""", source)

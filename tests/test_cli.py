@@ -130,7 +130,8 @@ BAD_ANSWERS = [
     bad("name-minus-one", "provider_name", NAME_ENDS_RULE, provider_name="-1"),
     bad("name-underscore-first", "provider_name", NAME_ENDS_RULE, provider_name="_acme"),
     bad("name-dash-last", "provider_name", NAME_ENDS_RULE, provider_name="acme-"),
-    bad("label-derives-no-name", "provider_name", NAME_RULE, provider_label="阿里云"),
+    bad("label-derives-no-name", "provider_label", "gives no usable provider_name", provider_label="阿里云"),
+    bad("label-of-punctuation-only", "provider_label", "gives no usable provider_name", provider_label="~"),
     bad("label-empty", "provider_label", EMPTY_RULE, provider_label="", provider_name="acme"),
     bad("label-blank", "provider_label", EMPTY_RULE, provider_label="   ", provider_name="acme"),
     bad("label-with-tab", "provider_label", SINGLE_LINE_RULE, provider_label="Acme\tAI"),
@@ -567,7 +568,12 @@ def test_answers_typed_at_the_prompts_bake_the_plugin(config_file, out):
 
 
 def test_a_bad_typed_answer_prints_its_line_and_is_asked_again(config_file, out):
-    stdin = typed(provider_label="Acme {{ 7*7 }}\nAcme AI", provider_name="acme")
+    stdin = typed(
+        provider_label="Acme {{ 7*7 }}\nAcme AI",
+        provider_name="acme",
+        author="acme-team",
+        help_url="https://docs.acme.example/",
+    )
     done = cookiecutter_cli(config_file, out, stdin=stdin, no_input=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr.splitlines() == [
@@ -577,6 +583,56 @@ def test_a_bad_typed_answer_prints_its_line_and_is_asked_again(config_file, out)
     assert done.stdout.count("Display name in Dify") == 2
     manifest = yaml.safe_load((out / "acme" / "manifest.yaml").read_text(encoding="utf-8"))
     assert manifest["label"]["en_US"] == "Acme AI"
+
+
+def test_an_interactive_bake_that_kept_the_placeholders_ends_with_one_notice(config_file, out):
+    done = cookiecutter_cli(config_file, out, stdin=typed(provider_label="Acme AI"), no_input=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stderr.splitlines() == [
+        'notice: author is still "your-name" (manifest.yaml) and help_url still links Xinference\'s docs '
+        "(provider/acme_ai.yaml): edit before you publish"
+    ]
+
+
+def test_an_interactive_bake_of_xinference_by_its_author_prints_no_notice(config_file, out):
+    done = cookiecutter_cli(config_file, out, stdin=typed(author="ana-b"), no_input=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stderr == ""
+
+
+def test_a_bake_without_prompts_keeping_the_placeholders_stays_quiet(config_file, out):
+    done = cookiecutter_cli(config_file, out, "provider_label=Acme AI")
+    assert done.returncode == 0, done.stderr
+    assert (done.stdout, done.stderr) == ("", "")
+    assert yaml.safe_load((out / "acme_ai" / "manifest.yaml").read_text(encoding="utf-8"))["author"] == "your-name"
+
+
+def test_a_suggested_fix_typed_back_as_shown_is_taken(config_file, out):
+    stdin = typed(provider_label="Acme AI", provider_name="My Plugin\nprovider_name=my_plugin", author="ana-b")
+    done = cookiecutter_cli(config_file, out, stdin=stdin, no_input=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stderr.splitlines()[0].endswith("; try provider_name=my_plugin")
+    assert sorted(p.name for p in out.iterdir()) == ["my_plugin"]
+
+
+def test_enter_after_a_taken_folder_name_takes_the_free_name_proposed(config_file, out):
+    (out / "xinference").mkdir()
+    (out / "xinference_2").mkdir()
+    done = cookiecutter_cli(config_file, out, stdin=typed(provider_name="\n", author="ana-b"), no_input=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (complaint,) = done.stderr.splitlines()
+    assert "must not name a folder that already exists" in complaint and "provider_name=xinference_3," in complaint
+    assert "(xinference_3)" in done.stdout  # the default shown at the question asked again
+    assert (out / "xinference_3" / "manifest.yaml").is_file()
+
+
+def test_a_label_that_gives_no_name_is_named_with_what_to_do(config_file, out):
+    assert the_one_line(cookiecutter_cli(config_file, out, "provider_label=~")) == (
+        'error: provider_label: gives no usable provider_name: it has no ASCII letters or digits (got "~"); '
+        "give provider_name=my_provider as well, or put such letters in the label"
+    )
+    done = cookiecutter_cli(config_file, out, "provider_label=~", "provider_name=tilde")
+    assert done.returncode == 0, done.stderr
 
 
 def test_model_types_given_on_the_command_line_skip_the_yes_no_questions(config_file, out):
@@ -611,9 +667,15 @@ def test_a_bad_answer_on_the_command_line_is_refused_before_the_first_question(c
 def test_ctrl_c_at_a_prompt_aborts_with_one_word_and_creates_nothing(config_file, out):
     command = [sys.executable, "-m", "cookiecutter", str(TEMPLATE), "--output-dir", str(out)]
     command += ["--config-file", str(config_file)]
-    process = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=0
-    )
+    # Ctrl-C comes from a terminal, where SIGINT has its default action. This suite may itself run
+    # with SIGINT ignored (a background job of a script), which a child would inherit and keep.
+    previous = signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=0
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         prompt = ""
         while "Display name" not in prompt:  # wait until cookiecutter asks its first question

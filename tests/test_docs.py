@@ -248,3 +248,75 @@ def test_the_commands_of_each_page_run_as_written(page, hosted, tmp_path):
     if page == "docs/workshop.md":
         assert (cwd / "xinference_ana" / ".venv").is_dir(), "the workshop's tests ran in the attendee's plugin"
     print(f"{page}: skipped {skipped}")
+
+
+# --- README's set-up: two commands on a fresh clone -----------------------------------------------------
+
+
+def set_up_commands() -> list[str]:
+    text = (TEMPLATE / "README.md").read_text(encoding="utf-8")
+    return commands(BASH_BLOCK.search(text, text.index("## Set up")).group(1))
+
+
+def fresh_clone(hosted: dict[str, str], tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A clone of the template on a machine where nothing of it ran yet (pip's cache excepted)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = hosted | {"HOME": str(home), "PIP_CACHE_DIR": PIP_CACHE}
+    clone = home / "cookiecutter-dify-model-plugin"
+    subprocess.run(["git", "clone", "-q", f"https://github.com/{HOSTED}", str(clone)], env=env, check=True, timeout=120)
+    return clone, env
+
+
+def run_verbatim(command: str, clone: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", "-e", "-c", command], cwd=clone, env=env, capture_output=True, text=True, timeout=900
+    )
+
+
+def test_readme_sets_up_in_two_commands_the_second_being_what_the_workflow_runs():
+    bake, test = set_up_commands()
+    assert (bake, test) == ("bash bake.sh", "bash tests/run.sh --fast")
+    workflow = (TEMPLATE / ".github" / "workflows" / "test.yml").read_text(encoding="utf-8")
+    assert re.search(rf"^\s+run: {re.escape(test)}$", workflow, re.MULTILINE), "the workflow runs another command"
+
+
+def test_readme_first_set_up_command_bakes_the_default_plugin_on_a_fresh_clone(hosted, tmp_path):
+    bake, _ = set_up_commands()
+    clone, env = fresh_clone(hosted, tmp_path)
+    first = run_verbatim(bake, clone, env)
+    assert first.returncode == 0, first.stdout + first.stderr[-3000:]
+    lines = first.stdout.splitlines()
+    # What it does is said before it does it: first the bake, then each install step.
+    assert lines[0] == "bake.sh: baking a plugin from this template into build/"
+    assert lines[1].startswith("bake.sh: first run: making .venv-bake with ")
+    assert lines[2] == "bake.sh: installing cookiecutter into .venv-bake from PyPI"
+    assert lines[3:] == ["bake.sh: baked build/xinference/ (its README.md says how to run it and its tests)"]
+    manifest = yaml.safe_load((clone / "build" / "xinference" / "manifest.yaml").read_text(encoding="utf-8"))
+    assert manifest["name"] == "xinference"
+    (clone / "build" / "xinference" / "stale.txt").write_text("from an earlier bake", encoding="utf-8")
+
+    again = run_verbatim(bake, clone, env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.splitlines() == [lines[0], lines[-1]]
+    assert not (clone / "build" / "xinference" / "stale.txt").exists(), "the earlier bake was not replaced"
+    assert sorted(p.name for p in (clone / "build").iterdir()) == ["xinference"]
+
+
+def test_readme_second_set_up_command_installs_and_passes_on_a_fresh_clone(hosted, tmp_path):
+    """The README's test command, verbatim, on a fresh clone: it finds Python 3.12, makes `.venv`,
+    installs `requirements-dev.txt` from PyPI (saying so first) and runs pytest, which passes.
+
+    The whole fast tier cannot run here: this test is part of it and would run itself again, and
+    so on. So the command runs with a narrow selection appended, which the README's command takes
+    (its test table: any pytest arguments follow). That the same command, with nothing appended,
+    runs the whole fast tier is what the GitHub workflow does and what the test above checks.
+    """
+    _, test = set_up_commands()
+    clone, env = fresh_clone(hosted, tmp_path)
+    done = run_verbatim(f"{test} tests/test_answers.py -k placeholder", clone, env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("tests/run.sh: making .venv with "), lines[:3]
+    assert lines[1].startswith("tests/run.sh: installing requirements-dev.txt into .venv from PyPI"), lines[:3]
+    assert re.search(r"\b1 passed", lines[-1]), done.stdout[-1000:]

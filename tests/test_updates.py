@@ -17,7 +17,7 @@ from test_ecosystem import BIN, IGNORED, Workspace
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="cruft needs git")
 
-EXTENSION = "local_extensions.py"
+EXTENSION = "cookiecutter_dify_model_plugin.py"
 RULES = "hooks/answers.py"
 PRIVACY = "{{cookiecutter.provider_name}}/PRIVACY.md"
 
@@ -148,7 +148,7 @@ from pathlib import Path
 from cookiecutter.main import cookiecutter
 
 template, out = Path(sys.argv[1]), Path(sys.argv[2])
-extension = template / "local_extensions.py"
+extension = template / "cookiecutter_dify_model_plugin.py"
 stat = extension.stat()
 for run, case in enumerate(("upper", "lower")):
     if run:  # the next commit: same size, same modification time as the file already imported

@@ -26,13 +26,16 @@ find_python312() {
 }
 
 if ! is_312 .venv/bin/python; then
+  python312="$(find_python312)"
+  echo "$0: making .venv with $python312"
   rm -rf .venv
-  "$(find_python312)" -m venv .venv
+  "$python312" -m venv .venv
 fi
 
 stamp=".venv/.requirements-dev.sha256"
 wanted="$(.venv/bin/python -c 'import hashlib; print(hashlib.sha256(open("requirements-dev.txt", "rb").read()).hexdigest())')"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  echo "$0: installing requirements-dev.txt into .venv from PyPI (cookiecutter, pytest, the dify_plugin SDK, ...)"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
   echo "$wanted" > "$stamp"
 fi

@@ -1,4 +1,4 @@
-"""The template's Jinja extension: its filters, and the answer checks while cookiecutter asks.
+"""The template's Jinja extension: its filters, and the answer checks while cookiecutter runs.
 
 The rules live in hooks/answers.py; this module applies them inside cookiecutter:
 
@@ -6,25 +6,30 @@ The rules live in hooks/answers.py; this module applies them inside cookiecutter
   and the same question is asked again. Yes/no questions and choices are asked with
   cookiecutter's own yes/no prompt and numbered menu, which re-ask by themselves; free text is
   re-asked here. Answers that are not asked (`model_types`, `version`, ...) keep their value.
-- Without prompts (`--no-input`, config files, cruft), `cookiecutter.json`'s last variable
-  `"__checked": "{{ cookiecutter | check_answers }}"` reports every bad answer at once, one line
-  each, and exits with status 1 before any directory exists.
+- Without prompts (`--no-input`, config files, cruft, pytest-cookies), `cookiecutter.json`'s last
+  variable `"__checked": "{{ cookiecutter | check_answers }}"` reports every bad answer at once,
+  one line each, and exits with status 1 before any directory exists.
 - Answers cookiecutter does not know (typos) are refused on every path that can give them.
+
+The module has a name no other template uses, because a user's pytest config may put this
+template's folder on `sys.path` for good (docs/non-interactive.md#testing-the-template-in-your-ci),
+where a `local_extensions.py` would stand in front of other templates' modules of that name.
 
 cruft bakes two template commits in one process (`cruft update`). So that each bake runs the
 rules and filters of its own commit, this module drops itself from `sys.modules` (and its
-bytecode cache) once Jinja has loaded it, and reads hooks/answers.py from disk every time.
+bytecode cache) once Jinja has loaded it, and imports hooks/answers.py afresh from its source.
 """
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import json
 import os
 import re
 import sys
 import types
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit, urlunsplit
@@ -35,13 +40,24 @@ TEMPLATE_DIR = Path(__file__).resolve().parent
 RULES_NAME = "_dify_model_plugin_answers"
 
 
+class _FromSource(importlib.machinery.SourceFileLoader):
+    """Compiles the file from its source on every import, never through a bytecode cache.
+
+    Two template commits checked out in the same second can hold an answers.py of the same size,
+    which a cache keyed on modification time and size would take for the other.
+    """
+
+    def path_stats(self, path: str) -> Mapping:
+        raise OSError("no bytecode cache for the template's rules")
+
+
 def _load_rules() -> types.ModuleType:
-    """hooks/answers.py compiled from its source now (never an imported or cached copy)."""
-    path = TEMPLATE_DIR / "hooks" / "answers.py"
-    module = types.ModuleType(RULES_NAME)
-    module.__file__ = str(path)
-    sys.modules[RULES_NAME] = module  # dataclasses look their module up while the file runs
-    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), module.__dict__)
+    """hooks/answers.py, imported afresh for this bake."""
+    path = str(TEMPLATE_DIR / "hooks" / "answers.py")
+    spec = importlib.util.spec_from_file_location(RULES_NAME, path, loader=_FromSource(RULES_NAME, path))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[RULES_NAME] = module  # dataclasses look their module up while it runs
+    spec.loader.exec_module(module)
     return module
 
 
@@ -60,10 +76,11 @@ TEMPLATE_CONTEXT = _template_context()
 
 
 class AnswersRefused(SystemExit):
-    """Exit status 1 after the one-line errors were printed; `lines` are those lines."""
+    """Exit status 1 after the one-line errors were printed; `str()` and `lines` are those lines."""
 
     def __init__(self, lines: list[str]) -> None:
-        super().__init__(1)
+        super().__init__("\n".join(lines))
+        self.code = 1
         self.lines = lines
 
 
@@ -72,6 +89,20 @@ def refuse(errors: list) -> NoReturn:
     lines = [f"error: {error}" for error in errors]
     print("\n".join(lines), file=sys.stderr, flush=True)
     raise AnswersRefused(lines)
+
+
+def _callers() -> Iterator[types.FrameType]:
+    """The frames that called into this module, innermost first.
+
+    Reading other libraries' frames is a last resort. It is used for two things cookiecutter
+    gives a template no other way to learn: the answers as the caller gave them (cookiecutter
+    drops unknown names silently before any template code runs) and whether its questions are
+    being asked right now (so the prompt functions are replaced only for that while).
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        yield frame
+        frame = frame.f_back
 
 
 # --- what the caller gave ------------------------------------------------------------------------
@@ -84,16 +115,14 @@ def _caller_locals() -> Mapping:
     template code runs; only its caller still holds them as given. Both callers that exist,
     `cookiecutter.main.cookiecutter` (the CLI, the Python API, pytest-cookies) and cruft's
     `generate_cookiecutter_context` (create, update, link, diff), keep them in the locals
-    `extra_context` and `config_dict["default_context"]`; so does any caller that copies them.
-    Reading another library's frames is a last resort; when nothing is found, the name check
-    is skipped and every value is still checked.
+    `extra_context` and `config_dict["default_context"]`. When none is found (pytest-cookies'
+    own rendering of the answers before it calls cookiecutter), the name check waits for
+    cookiecutter's call and every value is still checked.
     """
-    frame = sys._getframe(1)
-    while frame is not None:
+    for frame in _callers():
         names = frame.f_locals
         if "extra_context" in names and isinstance(names.get("config_dict"), Mapping):
             return names
-        frame = frame.f_back
     return {}
 
 
@@ -148,10 +177,31 @@ def existing_plugin_folder(given: Given, provider: str):
         "provider_name",
         "must not name a folder that already exists in the output directory",
         provider,
-        f"{json.dumps(str(target))} is already there: choose another name or --output-dir; to re-bake or "
+        f"{json.dumps(str(target))} is already there: choose another name, e.g. provider_name="
+        f"{free_name(given, provider)}, or another --output-dir; to re-bake or "
         "update a plugin you edited see docs/non-interactive.md#re-baking-or-updating-a-plugin-you-edited "
         "(--overwrite-if-exists would overwrite your edits and delete the folders of types not chosen)",
     )
+
+
+def free_name(given: Given, provider: str) -> str:
+    """The first of provider_2, provider_3, ... with no folder in the output directory."""
+    number = 2
+    while True:
+        suffix = f"_{number}"
+        candidate = str(provider)[: 128 - len(suffix)] + suffix
+        if not existing_plugin_folder(given, candidate):
+            return candidate
+        number += 1
+
+
+def typed_back(key: str, value: object) -> object:
+    """An answer typed at its own prompt as a hint shows it (`provider_name=my_provider`) is the value."""
+    if isinstance(value, str):
+        name, equals, rest = value.partition("=")
+        if equals and name.strip() == key:
+            return rest.strip()
+    return value
 
 
 # --- the prompt session ---------------------------------------------------------------------------
@@ -162,31 +212,38 @@ PREFIX_COUNT = re.compile(r"\[\d+/\d+\]")
 
 def _prompting_frame():
     """cookiecutter's `prompt_for_config` frame if it is running (it asks the questions), else None."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_name == "prompt_for_config" and frame.f_globals.get("__name__") == PROMPT_MODULE:
-            return frame
-        frame = frame.f_back
-    return None
+    return next(
+        (
+            frame
+            for frame in _callers()
+            if frame.f_code.co_name == "prompt_for_config" and frame.f_globals.get("__name__") == PROMPT_MODULE
+        ),
+        None,
+    )
 
 
 def _on_stack(target) -> bool:
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame is target:
-            return True
-        frame = frame.f_back
-    return False
+    return any(frame is target for frame in _callers())
 
 
 class Session:
     """One run of cookiecutter's questions for this template.
 
-    Installed over `cookiecutter.prompt.read_user_variable` (which cookiecutter 2.1 to 2.7
-    calls for every answer whose default is text, as all of ours are), `read_user_yes_no`
-    (2.2 on call it for a YAML boolean from a config file) and `prompt_choice_for_config` (called
-    for a list, e.g. `model_types` from a YAML config file), for as long as that
-    `prompt_for_config` runs.
+    Cookiecutter has no way to check an answer at its prompt, so three of its prompt functions
+    are replaced for as long as this template's `prompt_for_config` runs, each for one reason:
+
+    - `read_user_variable`, which cookiecutter 2.1 to 2.7 calls for every answer whose default
+      is text: to check free text and ask again, and to ask the yes/no answers and the two
+      choices with cookiecutter's own yes/no prompt and numbered menu. Their defaults stay text
+      ("yes", "customizable-model") rather than native booleans and lists: for those,
+      cookiecutter 2.7 turns a bad value given as `key=value` into a traceback, and one from a
+      config file into a warning and a bake with the default, while 2.1 asks a boolean as free
+      text and keeps whatever is typed. As text, every bad value gets its one-line error.
+    - `read_user_yes_no`, which 2.2 on call for a YAML boolean from a config file (`with_tts:
+      yes`): the same question, skipped like the others when `model_types` is given.
+    - `prompt_choice_for_config`, which cookiecutter calls for a list: a YAML list given for
+      `model_types` is the answer, not a menu (with `--no-input` cookiecutter would take its
+      first item alone).
     """
 
     def __init__(self, prompting_frame, given: Given) -> None:
@@ -280,12 +337,13 @@ class Session:
                 options = [default, *(c for c in question.choices if c != default)]
                 value = self.prompt.read_user_choice(key, options, *rest)
             else:
-                value = self.read_text(key, default, *rest)
+                value = typed_back(key, self.read_text(key, default, *rest))
             try:
                 answers.check_answer(key, value, self.answers)
                 if key == "provider_name":
                     error = existing_plugin_folder(self.given, value)
                     if error:
+                        default = free_name(self.given, value)  # Enter now takes a name that is free
                         raise error
                 return value
             except answers.AnswerError as error:
@@ -380,4 +438,10 @@ class DifyExtension(Extension):
             found += [folder] if folder else []
         if found:
             refuse(found)
+        if self.session is not None and self.session.asked:
+            # The end of the questions: the last thing an interactive bake prints. Bakes without
+            # prompts (CI, cruft, pytest-cookies) chose their answers on purpose and stay quiet.
+            notice = answers.placeholder_notice(cookiecutter)
+            if notice:
+                print(notice, file=sys.stderr, flush=True)
         return "ok"
