@@ -22,10 +22,11 @@ from conftest import NETWORK_NAMESPACE, offline_env, registration
 from packaging.requirements import Requirement
 
 UV = Path(sys.executable).parent / "uv"
-# What `dify plugin package` runs when a package has pyproject.toml and uv.lock but no requirements.txt.
-PACKAGER_EXPORT = ["export", "--frozen", "--format", "requirements.txt", "--no-group", "dev", "--no-emit-project"]
-PACKAGER_EXPORT += ["--no-hashes", "--no-header", "--no-annotate"]
-DEV_EXPORT = [arg if arg != "--no-group" else "--only-group" for arg in PACKAGER_EXPORT]
+# How the plugin's requirements files are exported from uv.lock (DEVELOPMENT.md, ci.yml): as
+# `dify plugin package` would export a missing requirements.txt, but with every file's hash kept.
+EXPORT = ["export", "--frozen", "--format", "requirements.txt", "--no-group", "dev", "--no-emit-project"]
+EXPORT += ["--no-header", "--no-annotate"]
+DEV_EXPORT = [arg if arg != "--no-group" else "--only-group" for arg in EXPORT]
 
 pytestmark = pytest.mark.skipif(not UV.is_file(), reason="uv is installed by requirements-dev.txt")
 
@@ -70,6 +71,12 @@ class Uv:
         return {line for line in done.stdout.split() if not line.startswith(("pip==", "setuptools==", "wheel=="))}
 
 
+def pinned(requirements: Path) -> list[Requirement]:
+    """The requirements of a pip requirements file, each line's `--hash` options left out."""
+    logical = requirements.read_text(encoding="utf-8").replace("\\\n", " ").splitlines()
+    return [Requirement(line.split(" --hash=")[0].strip()) for line in logical if line.strip()]
+
+
 def package_listing(plugin: Path) -> set[str]:
     """The files `dify plugin package` would put in the .difypkg, as the plugin's own test computes them."""
     spec = importlib.util.spec_from_file_location("plugin_package_test", plugin / "tests" / "test_package.py")
@@ -103,10 +110,63 @@ def uv(tmp_path_factory) -> Uv:
     return Uv(tmp_path_factory.mktemp("uv"))
 
 
-def test_requirements_files_are_the_lock_exported_as_the_packager_does(plugin, uv):
+def test_requirements_files_are_the_lock_exported_with_a_hash_for_every_file(plugin, uv):
     uv.run(plugin, "uv", "lock", "--check")
-    assert uv.run(plugin, "uv", *PACKAGER_EXPORT).stdout == (plugin / "requirements.txt").read_text()
+    assert uv.run(plugin, "uv", *EXPORT).stdout == (plugin / "requirements.txt").read_text()
     assert uv.run(plugin, "uv", *DEV_EXPORT).stdout == (plugin / "requirements-dev.txt").read_text()
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        logical = (plugin / name).read_text(encoding="utf-8").replace("\\\n", " ").splitlines()
+        assert all("==" in line and "--hash=sha256:" in line for line in logical if line.strip()), name
+
+
+def test_requirements_install_offline_from_a_wheelhouse_only_with_matching_hashes(plugin, uv, tmp_path):
+    """As a daemon behind a pip mirror or an air-gapped install would: files fetched once, then
+    installed with no index at all, and pip refuses any file whose hash requirements.txt lacks."""
+    python = str(uv.bin / "python3.12")
+    wheelhouse = tmp_path / "wheelhouse"
+    uv.run(plugin, python, "-m", "pip", "download", "--quiet", "-r", "requirements.txt", "-d", str(wheelhouse))
+    uv.run(tmp_path, python, "-m", "venv", "venv")
+    pip = [str(tmp_path / "venv" / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "install"]
+    uv.run(
+        plugin,
+        *pip,
+        "--quiet",
+        "--no-index",
+        "--find-links",
+        str(wheelhouse),
+        "--require-hashes",
+        "-r",
+        "requirements.txt",
+        offline=True,
+    )
+    installed = uv.freeze(tmp_path / "venv")
+    assert {
+        f"{r.name}{r.specifier}" for r in pinned(plugin / "requirements.txt") if r.marker is None or r.marker.evaluate()
+    } == installed
+
+    # The same install with one file swapped for another build of that version is refused.
+    httpx = next(wheelhouse.glob("httpx-*.whl"))
+    httpx.write_bytes(httpx.read_bytes() + b"\0")
+    refused = subprocess.run(
+        [
+            *NETWORK_NAMESPACE,
+            *pip,
+            "--no-index",
+            "--find-links",
+            str(wheelhouse),
+            "--require-hashes",
+            "--force-reinstall",
+            "--no-deps",
+            "-r",
+            "requirements.txt",
+        ],
+        cwd=plugin,
+        env=uv.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert refused.returncode != 0 and "do not match the hashes" in (refused.stdout + refused.stderr).lower()
 
 
 def test_old_and_new_daemons_install_the_same_versions_and_the_plugin_starts(plugin, uv, tmp_path):
@@ -122,7 +182,7 @@ def test_old_and_new_daemons_install_the_same_versions_and_the_plugin_starts(plu
 
     installed = uv.freeze(old / ".venv")
     assert installed == uv.freeze(new / ".venv")
-    locked = [Requirement(line) for line in (plugin / "requirements.txt").read_text().splitlines()]
+    locked = pinned(plugin / "requirements.txt")
     assert installed == {f"{r.name}{r.specifier}" for r in locked if r.marker is None or r.marker.evaluate()}
     assert {"dify-plugin==0.10.2", "httpx==0.28.1"} <= installed
     # pyproject's compile-bytecode: the daemon's uv sync leaves the SDK compiled, so no start compiles it

@@ -3,6 +3,8 @@
 import fnmatch
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,8 +14,9 @@ from conftest import TEMPLATE
 PLUGIN_TEMPLATE = TEMPLATE / "{{cookiecutter.provider_name}}"
 PLUGIN_WORKFLOWS = ("ci.yml", "release.yml")
 EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}")
-# A third-party action pinned to a release tag (v4, v4.1.6) or to a full commit SHA.
-PINNED = re.compile(r"^[\w.-]+/[\w./-]+@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$")
+# A third-party action pinned to a full commit SHA, the release tag it stands for in a comment:
+# a tag can be moved to other code by whoever controls the action's repository, a commit cannot.
+PINNED = re.compile(r"^\s*(- )?uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 
 
 def load_workflow(path: Path) -> dict:
@@ -33,12 +36,14 @@ def run_lines(workflow: dict) -> str:
     return "\n".join(step.get("run", "") for step in steps(workflow))
 
 
-def assert_well_kept(workflow: dict, name: str) -> None:
-    """Every action is pinned, every job says where it runs, and permissions start read-only."""
+def assert_well_kept(workflow: dict, name: str, text: str) -> None:
+    """Every action is pinned by commit, every job says where it runs, and permissions start read-only."""
     used = [step["uses"] for step in steps(workflow) if "uses" in step]
     assert used, f"{name} uses no actions"
-    for action in used:
-        assert PINNED.match(action), f"{name}: {action!r} is not pinned to a version"
+    lines = [line for line in text.splitlines() if re.match(r"^\s*(- )?uses:", line)]
+    assert len(lines) == len(used)
+    for line in lines:
+        assert PINNED.match(line), f"{name}: {line.strip()!r} is not pinned to a commit SHA with its tag in a comment"
     assert workflow.get("permissions") == {"contents": "read"}, f"{name}: top-level permissions must be contents: read"
     for job_name, job in workflow["jobs"].items():
         assert "runs-on" in job, f"{name}: job {job_name} has no runs-on"
@@ -72,8 +77,9 @@ def test_every_template_workflow_is_copied_without_rendering():
 
 @pytest.mark.parametrize("name", PLUGIN_WORKFLOWS)
 def test_plugin_workflow_pins_actions_and_limits_permissions(name, plugin):
-    workflow = load_workflow(plugin / ".github" / "workflows" / name)
-    assert_well_kept(workflow, name)
+    path = plugin / ".github" / "workflows" / name
+    assert_well_kept(load_workflow(path), name, path.read_text(encoding="utf-8"))
+    workflow = load_workflow(path)
     assert {job["runs-on"] for job in workflow["jobs"].values()} == {"ubuntu-latest"}
 
 
@@ -97,23 +103,51 @@ def test_ci_lints_and_tests_every_push_and_pull_request_on_python_312(plugin):
         assert (plugin / required).is_file()
 
 
-def test_release_packages_version_tags_with_the_pinned_dify_cli(plugin):
+def test_release_packages_version_tags_with_a_cli_built_from_a_pinned_commit(plugin):
     workflow = load_workflow(plugin / ".github" / "workflows" / "release.yml")
     assert workflow["on"] == {"push": {"tags": ["v*"]}}
     assert re.fullmatch(r"\d+\.\d+\.\d+", workflow["env"]["DIFY_CLI_VERSION"])
-    assert [job.get("permissions") for job in workflow["jobs"].values()] == [{"contents": "write"}]
+    assert re.fullmatch(r"[0-9a-f]{40}", workflow["env"]["DIFY_CLI_COMMIT"]), "the CLI's source must be a commit"
+    package, release = workflow["jobs"]["package"], workflow["jobs"]["release"]
+    # The job that builds and runs the CLI can only read; the one that writes runs no build.
+    assert "permissions" not in package and release["permissions"] == {"contents": "write"}
+    assert release["needs"] == "package"
+    assert [s["uses"].split("@")[0] for s in release["steps"] if "uses" in s] == ["actions/download-artifact"]
     commands = run_lines(workflow)
-    assert "langgenius/dify-plugin-daemon/releases/download/$DIFY_CLI_VERSION/dify-plugin-linux-amd64" in commands
-    assert re.search(r'dify" plugin package \. -o "\$PACKAGE"', commands)
+    assert "curl" not in commands and "wget" not in commands and "releases/download" not in commands
+    daemon = [s for s in package["steps"] if s.get("with", {}).get("repository") == "langgenius/dify-plugin-daemon"]
+    assert [s["with"]["ref"] for s in daemon] == ["${{ env.DIFY_CLI_COMMIT }}"]
+    assert 'test "$(git rev-parse HEAD)" = "$DIFY_CLI_COMMIT"' in commands
+    assert re.search(r"go build -mod=readonly .* \./cmd/commandline", commands.replace("\\\n", " "))
+    assert re.search(r'dify" plugin package plugin -o "\$PACKAGE"', commands)
     assert "manifest.yaml" in commands, "the package name must come from manifest.yaml at run time"
     assert "gh release upload" in commands
     uploads = [s for s in steps(workflow) if s.get("uses", "").startswith("actions/upload-artifact@")]
     assert len(uploads) == 1 and uploads[0]["with"]["if-no-files-found"] == "error"
 
 
+def test_ci_installs_uv_only_from_a_wheel_with_a_pinned_hash(plugin, tmp_path):
+    """The digests in ci.yml are PyPI's for the pinned uv: pip installs it with them, here, for real."""
+    commands = run_lines(load_workflow(plugin / ".github" / "workflows" / "ci.yml"))
+    requirement = re.search(r"<< 'EOF'\n(.*?)\nEOF", commands, flags=re.DOTALL).group(1)
+    assert re.match(r"uv==\d+\.\d+\.\d+ \\", requirement) and requirement.count("--hash=sha256:") >= 2
+    assert "--require-hashes --only-binary :all:" in commands
+    (tmp_path / "uv.txt").write_text(requirement + "\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--require-hashes", "--only-binary", ":all:"]
+        + ["-r", str(tmp_path / "uv.txt"), "-d", str(tmp_path / "wheels")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(list((tmp_path / "wheels").glob("uv-*.whl"))) == 1
+
+
 def test_template_repository_workflow_runs_the_suite():
-    workflow = load_workflow(TEMPLATE / ".github" / "workflows" / "test.yml")
-    assert_well_kept(workflow, "test.yml")
+    path = TEMPLATE / ".github" / "workflows" / "test.yml"
+    workflow = load_workflow(path)
+    assert_well_kept(workflow, "test.yml", path.read_text(encoding="utf-8"))
     assert set(workflow["on"]) == {"push", "pull_request"}
     (job,) = workflow["jobs"].values()
     assert "ubuntu-latest" in job["strategy"]["matrix"]["os"]
