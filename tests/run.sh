@@ -26,7 +26,7 @@ if [ "$fast" = no ]; then
   # The real tier's servers and models, built into a cache outside the clone while the rest runs
   # (a no-op when they are there already); tests/real/cache.py waits for this build if needed.
   build_log="$(mktemp "${TMPDIR:-/tmp}/real-cache-build.XXXXXX")"
-  phase_later "real cache (tests/real/cache.py, in the background)" "$build_log.time"
+  phase_later "real cache (tests/real/cache.py, background)" "$build_log.time"
   (
     SECONDS=0 built=0
     .venv/bin/python tests/real/cache.py > "$build_log" 2>&1 || built=$?
