@@ -399,7 +399,7 @@ def start_llama_models(venv: Path, specs: dict[str, dict[str, Any]], work: Path)
     by_type = dict(zip(specs, urls, strict=True))
     return RealServer(
         name="llama.cpp",
-        version=f"{launcher} (build_info {build})",
+        version=f"{launcher} ({build})",  # e.g. "xllamacpp 2026.10.11549 (b0-unknown)"
         url=urls[0],
         api_key=api_key,
         models={model_type: spec["alias"] for model_type, spec in specs.items()},
