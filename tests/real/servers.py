@@ -33,6 +33,8 @@ class RealServer:
 
     `credentials(model_type, **extra)` gives the model credentials a Dify user would save for
     that type's model; `models` maps Dify model types to the ids the server knows them by.
+    A server that runs each model on its own port (llama.cpp here) has one URL per type in
+    `urls`; `url` is then the chat model's, the one a provider-level check uses.
     """
 
     name: str
@@ -43,14 +45,19 @@ class RealServer:
     process: subprocess.Popen = field(repr=False)
     log: Path = field(repr=False)
     facts: dict[str, Any] = field(default_factory=dict)  # e.g. "tokenizer": whether it has POST /tokenize
+    urls: dict[str, str] = field(default_factory=dict)  # model type -> its URL, where that differs from `url`
 
-    @property
-    def port(self) -> int:
-        return int(self.url.rsplit(":", 1)[1])
+    def url_for(self, model_type: str) -> str:
+        """The URL a Dify user saves for that type's model."""
+        return self.urls.get(model_type, self.url)
+
+    def address(self, model_type: str) -> str:
+        """`127.0.0.1:PORT` of that type's model, as the plugin's messages name it."""
+        return self.url_for(model_type).removeprefix("http://")
 
     def credentials(self, model_type: str, **extra: str) -> dict[str, str]:
         return {
-            "server_url": self.url,
+            "server_url": self.url_for(model_type),
             "model_uid": self.models[model_type],
             "api_key": self.api_key,
             "request_timeout": "120",
@@ -137,17 +144,25 @@ def http(
 
 
 def start_on_free_port(command, path: str, log: Path, env, cwd: Path | None = None, limit: float = START_LIMIT):
-    """Start `command(port)` on a free port and wait until `path` answers; returns (process, url).
+    """Start `command(port)` on a free port and wait until `path` answers; returns (process, url)."""
+    process, [url] = start_on_free_ports(lambda ports: command(*ports), 1, path, log, env, cwd, limit)
+    return process, url
 
-    The port is free when picked but another process may take it first: then try another one.
+
+def start_on_free_ports(command, count, path, log, env, cwd=None, limit: float = START_LIMIT, want=None):
+    """Start `command(ports)` on `count` free ports and wait until `path` answers on each (with
+    status `want`, if given); returns (process, urls).
+
+    A port is free when picked but another process may take it first: then try other ones.
     """
     for attempt in range(3):
-        port = free_port()
-        process = start_bounded(command(port), log, env, cwd)
-        url = f"http://127.0.0.1:{port}"
+        ports = [free_port() for _ in range(count)]
+        process = start_bounded(command(ports), log, env, cwd)
+        urls = [f"http://127.0.0.1:{port}" for port in ports]
         try:
-            wait_until_up(process, f"{url}{path}", log, limit)
-            return process, url
+            for url in urls:
+                wait_until_up(process, f"{url}{path}", log, limit, want)
+            return process, urls
         except RuntimeError:
             stop_group(process)
             if attempt == 2 or not re.search(r"address already in use|couldn't bind|bind", tail(log), re.I):
@@ -155,17 +170,20 @@ def start_on_free_port(command, path: str, log: Path, env, cwd: Path | None = No
     raise AssertionError("unreachable")
 
 
-def wait_until_up(process: subprocess.Popen, url: str, log: Path, limit: float = START_LIMIT) -> None:
-    """Wait until `url` answers anything over HTTP; fail with the log's tail if the server dies."""
+def wait_until_up(process: subprocess.Popen, url: str, log: Path, limit: float = START_LIMIT, want=None) -> None:
+    """Wait until `url` answers over HTTP (with status `want`, if given: llama.cpp's /health says
+    503 while its model loads); fail with the log's tail if the server dies."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{url}: the server exited with {process.returncode}:\n{tail(log)}")
         try:
-            http("GET", url, timeout=5)
-            return
+            status, _ = http("GET", url, timeout=5)
+            if want in (None, status):
+                return
         except (urllib.error.URLError, OSError):
-            time.sleep(1)
+            pass
+        time.sleep(1)
     raise RuntimeError(f"{url} did not answer within {limit:.0f} s:\n{tail(log)}")
 
 
@@ -325,59 +343,85 @@ def _register_and_launch(url: str, token: str, models: Path, log: Path) -> None:
         must(http("POST", f"{url}/v1/models", launch, token, timeout=240), f"launch {launch['model_uid']}", log)
 
 
-# --- llama.cpp's llama-server in router mode ------------------------------------------------------
+# --- llama.cpp's server, from the xllamacpp wheel: one per model, each on its own port ------------
 
 LLAMA_IDS = {"llm": "smollm2", "text-embedding": "minilm", "rerank": "minilm-rerank"}
-LLAMA_CONTEXT = {"llm": 2048, "text-embedding": 512, "rerank": 512}  # the last two: llama.cpp's defaults
+LLAMA_KINDS = {"llm": "chat", "text-embedding": "embedding", "rerank": "rerank"}
+LLAMA_CONTEXT = {"llm": 2048, "text-embedding": 512, "rerank": 512}  # the last two: MiniLM's own
+LLAMA_THREADS = {"llm": 2, "text-embedding": 1, "rerank": 1}
+LAUNCHER = Path(__file__).with_name("llama_server.py")
 
 
-def start_llama(llama: Path, models: Path, gguf: Path, work: Path) -> RealServer:
-    """One router `llama-server` on one port serving the chat, embedding and rerank models."""
+def start_llama(venv: Path, models: Path, gguf: Path, work: Path) -> RealServer:
+    """llama.cpp's server for the chat, embedding and rerank models, each on its own port."""
+    files = {
+        "llm": models / "smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "text-embedding": gguf / "minilm-f32.gguf",
+        "rerank": gguf / "rerank-f32.gguf",
+    }
+    specs = {
+        model_type: {
+            "alias": LLAMA_IDS[model_type],
+            "path": str(files[model_type]),
+            "kind": LLAMA_KINDS[model_type],
+            "context": LLAMA_CONTEXT[model_type],
+            "threads": LLAMA_THREADS[model_type],
+        }
+        for model_type in TYPES
+    }
+    return start_llama_models(venv, specs, work)
+
+
+def start_llama_models(venv: Path, specs: dict[str, dict[str, Any]], work: Path) -> RealServer:
+    """tests/real/llama_server.py in the xllamacpp venv, serving `specs` (Dify model type -> the
+    model's alias, path, kind, context, threads and optional chat_template), API key on."""
     work.mkdir(parents=True, exist_ok=True)
     log = work / "server.log"
-    preset = work / "models.ini"
-    preset.write_text(
-        "version = 1\n\n"
-        "[*]\nthreads = 1\nparallel = 1\nload-on-startup = true\n\n"
-        f"[{LLAMA_IDS['llm']}]\nmodel = {models / 'smollm2' / 'SmolLM2-135M-Instruct.Q4_1.gguf'}\n"
-        f"jinja = true\nthreads = 2\nc = {LLAMA_CONTEXT['llm']}\n\n"
-        f"[{LLAMA_IDS['text-embedding']}]\nmodel = {gguf / 'minilm-f32.gguf'}\nembeddings = true\n\n"
-        f"[{LLAMA_IDS['rerank']}]\nmodel = {gguf / 'rerank-f32.gguf'}\nreranking = true\n"
-    )
     api_key = "sk-llama-" + secrets.token_hex(12)
+    spec_file = work / "spec.json"  # holds the key: owner-only, like a config file would be
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     env["LLAMA_CACHE"] = str(work / "hub-cache")  # nothing is downloaded; keep it out of ~ anyway
-    server = [str(llama / "bin" / "llama-server"), "--host", "127.0.0.1", "--api-key", api_key]
-    options = ["--models-preset", str(preset), "--models-max", "3", "--no-webui"]
-    process, url = start_on_free_port(
-        lambda port: [*server, "--port", str(port), *options], "/health", log, env, cwd=work, limit=60
-    )
+
+    def command(ports: list[int]) -> list[str]:
+        models = [{**spec, "port": port} for spec, port in zip(specs.values(), ports, strict=True)]
+        spec_file.touch(mode=0o600)
+        spec_file.write_text(json.dumps({"api_key": api_key, "models": models}))
+        return [str(venv / "bin" / "python"), str(LAUNCHER), str(spec_file)]
+
+    process, urls = start_on_free_ports(command, len(specs), "/health", log, env, cwd=work, want=200)
     try:
-        _wait_models_loaded(url, api_key, log)
-        version = must(http("GET", f"{url}/props", token=api_key), "props", log)
+        launcher = _wait_ready(process, log)
+        props = must(http("GET", f"{urls[0]}/props", token=api_key), "props", log)
     except BaseException:
         stop_group(process)
         raise
-    build = version.get("build_info", "") if isinstance(version, dict) else ""
+    build = props.get("build_info", "unknown") if isinstance(props, dict) else "unknown"
+    by_type = dict(zip(specs, urls, strict=True))
     return RealServer(
         name="llama.cpp",
-        version=str(build or "unknown"),
-        url=url,
+        version=f"{launcher} ({build})",  # e.g. "xllamacpp 2026.10.11549 (b0-unknown)"
+        url=urls[0],
         api_key=api_key,
-        models=dict(LLAMA_IDS),
+        models={model_type: spec["alias"] for model_type, spec in specs.items()},
         process=process,
         log=log,
-        facts={"context": dict(LLAMA_CONTEXT), "tokenizer": True},
+        facts={
+            "context": {model_type: spec["context"] for model_type, spec in specs.items()},
+            "tokenizer": True,
+            "one_model_per_port": True,  # and each answers any model id with its one model
+        },
+        urls=by_type,
     )
 
 
-def _wait_models_loaded(url: str, api_key: str, log: Path) -> None:
-    deadline = time.monotonic() + START_LIMIT
-    states: dict[str, Any] = {}
+def _wait_ready(process: subprocess.Popen, log: Path, limit: float = 30.0) -> str:
+    """`xllamacpp VERSION` from the launcher's `ready:` line, printed once every server listens."""
+    deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        body = must(http("GET", f"{url}/v1/models", token=api_key, timeout=10), "list models", log)
-        states = {m.get("id"): (m.get("status") or {}).get("value") for m in body.get("data", [])}
-        if all(states.get(uid) == "loaded" for uid in LLAMA_IDS.values()):
-            return
-        time.sleep(1)
-    raise RuntimeError(f"llama-server models not loaded: {states}\n{tail(log)}")
+        found = re.search(r"^ready: (xllamacpp \S+)$", log.read_text(errors="replace"), re.M)
+        if found:
+            return found.group(1)
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise RuntimeError(f"the llama.cpp launcher never said it was ready:\n{tail(log)}")

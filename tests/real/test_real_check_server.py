@@ -40,21 +40,29 @@ def rows(output: str) -> list[tuple[str, str]]:
     return re.findall(r"^(ok|FAIL|todo) +(\S+) +\S+ +.+? +\d+\.\d\ds", output, re.M)
 
 
+# The rows scripts/check_server.py prints for each model type it checks, after the provider's row.
+ROWS = {"llm": 3, "text-embedding": 2, "rerank": 2}
+
+
+def by_url(server) -> dict[str, list[str]]:
+    """The server's model types, grouped by the URL each is saved with (llama.cpp: one per type)."""
+    groups: dict[str, list[str]] = {}
+    for model_type in server.models:
+        groups.setdefault(server.url_for(model_type), []).append(model_type)
+    return groups
+
+
 def test_the_live_check_prints_an_all_green_table(real_server, bake):
-    models = real_server.models
-    args = ["--llm", models["llm"], "--text-embedding", models["text-embedding"], "--rerank", models["rerank"]]
+    for url, types in by_url(real_server).items():
+        args = [arg for model_type in types for arg in (f"--{model_type}", real_server.models[model_type])]
 
-    done = check(bake("default"), "--server-url", real_server.url, *args, key=real_server.api_key)
+        done = check(bake("default"), "--server-url", url, *args, key=real_server.api_key)
 
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert rows(done.stdout) == [
-        ("ok", "provider"),
-        *[("ok", "llm")] * 3,
-        *[("ok", "text-embedding")] * 2,
-        *[("ok", "rerank")] * 2,
-    ]
-    assert done.stdout.rstrip().endswith("8 ok: all passed")
-    assert real_server.api_key not in done.stdout + done.stderr
+        assert done.returncode == 0, done.stdout + done.stderr
+        expected = [("ok", "provider"), *[("ok", t) for t in types for _ in range(ROWS[t])]]
+        assert rows(done.stdout) == expected
+        assert done.stdout.rstrip().endswith(f"{len(expected)} ok: all passed")
+        assert real_server.api_key not in done.stdout + done.stderr
 
 
 def mistake(case: str, server) -> tuple[list[str], str, str]:
@@ -67,12 +75,15 @@ def mistake(case: str, server) -> tuple[list[str], str, str]:
         fix = rf"uid '{llm}-typo' is not running; the server runs: .*\b{re.escape(llm)}\b"
         return ["--server-url", url, "--llm", f"{llm}-typo"], key, fix
     if case == "wrong type":
-        embed = server.models["text-embedding"]
+        embed, embed_url = server.models["text-embedding"], server.url_for("text-embedding")
+        # The list names the llm models where the server says types (Xinference), else every model
+        # on that URL (llama.cpp's embedding server: only the embedding model).
+        shown = llm if server.url_for("llm") == embed_url else embed
         fix = (
             rf"uid '{embed}' is a text-embedding model, not llm: check it with --text-embedding {embed}, "
-            rf"or give an llm model \(the server runs: .*\b{re.escape(llm)}\b"
+            rf"or give an llm model \(the server runs: .*\b{re.escape(shown)}\b"
         )
-        return ["--server-url", url, "--llm", embed], key, fix
+        return ["--server-url", embed_url, "--llm", embed], key, fix
     if case == "dead port":
         port = free_port()
         fix = rf"nothing listens on 127\.0\.0\.1:{port}: start the server or correct the port"

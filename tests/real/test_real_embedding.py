@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from real.conftest import validated
+from real.conftest import needs_model_routing, validated
 from real.test_real_tokens import server_count
 from real.texts import KINDS, sample
 
@@ -112,7 +112,8 @@ def test_a_wrong_key_is_an_authorization_error(real_server, real_plugin, embedde
 
 
 def test_an_unknown_model_is_a_bad_request_naming_the_server(real_server, real_plugin, embedder):
+    needs_model_routing(real_server)
     results, error = embed(real_plugin, {**embedder, "model_uid": "no-such-model"}, ["hi"])
 
     assert error["error_type"] == "InvokeBadRequestError", error
-    assert f"127.0.0.1:{real_server.port}" in error["message"]
+    assert real_server.address("text-embedding") in error["message"]

@@ -7,8 +7,6 @@ switch), not how clever the answer is.
 """
 
 import json
-import secrets
-import time
 
 import pytest
 
@@ -65,47 +63,20 @@ def test_structured_output_is_detected_and_the_answer_follows_the_schema(real_se
 
 @pytest.fixture(scope="module")
 def thinking_llama(real_models, real_workdir):
-    """A llama-server running the chat model with a chat template that reads `enable_thinking`."""
-    work = real_workdir / "llama-thinking"
-    work.mkdir(parents=True, exist_ok=True)
-    template = work / "thinking.jinja"
-    template.write_text(THINKING_TEMPLATE)
-    api_key = "sk-think-" + secrets.token_hex(8)
-    port = servers.free_port()
-    process = servers.start_bounded(
-        [
-            str(cache.llama_cpp() / "bin" / "llama-server"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--api-key",
-            api_key,
-            "-m",
-            str(real_models / "smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf"),
-            "--alias",
-            "think-model",
-            "--jinja",
-            "--chat-template-file",
-            str(template),
-            "-c",
-            "1024",
-            "--threads",
-            "1",
-            "--no-webui",
-        ],
-        work / "server.log",
-    )
-    url = f"http://127.0.0.1:{port}"
+    """llama.cpp's server running the chat model with a chat template that reads `enable_thinking`."""
+    spec = {
+        "alias": "think-model",
+        "path": str(real_models / "smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf"),
+        "kind": "chat",
+        "context": 1024,
+        "threads": 1,
+        "chat_template": THINKING_TEMPLATE,  # as --chat-template-file would read it
+    }
+    server = servers.start_llama_models(cache.llama_cpp(), {"llm": spec}, real_workdir / "llama-thinking")
     try:
-        servers.wait_until_up(process, f"{url}/health", work / "server.log", limit=120)
-        deadline = time.monotonic() + 120
-        while servers.http("GET", f"{url}/health", timeout=5)[0] != 200:  # 503 while the model loads
-            assert time.monotonic() < deadline, servers.tail(work / "server.log")
-            time.sleep(0.5)
-        yield {"server_url": url, "model_uid": "think-model", "api_key": api_key, "request_timeout": "60"}
+        yield server.credentials("llm", request_timeout="60")
     finally:
-        servers.stop_group(process)
+        server.stop()
 
 
 def test_the_thinking_switch_is_detected_and_reaches_the_chat_template(thinking_llama, real_plugin):

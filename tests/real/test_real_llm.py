@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from real.conftest import validated
+from real.conftest import needs_model_routing, validated
 
 # Real servers: `tests/run.sh` runs these in one process, after the rest, so each starts once.
 pytestmark = pytest.mark.real
@@ -129,17 +129,18 @@ def test_a_wrong_key_is_an_authorization_error_without_the_key(real_server, real
 
     assert chunks == []
     assert error["error_type"] == "InvokeAuthorizationError", error
-    assert "401" in error["message"] and f"127.0.0.1:{real_server.port}" in error["message"]
+    assert "401" in error["message"] and real_server.address("llm") in error["message"]
     assert "sk-wrong-key-123456" not in json.dumps(error) and real_server.api_key not in json.dumps(error)
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
 def test_an_unknown_model_is_an_error_naming_the_server(real_server, real_plugin, chat, stream):
+    needs_model_routing(real_server)
     unknown = {**chat, "model_uid": "no-such-model"}
 
     chunks, error = invoke(real_plugin, unknown, stream=stream)
 
     assert chunks == []
     assert error["error_type"] in ("InvokeBadRequestError", "InvokeServerUnavailableError"), error
-    assert f"127.0.0.1:{real_server.port}" in error["message"]
+    assert real_server.address("llm") in error["message"]
     assert real_server.api_key not in json.dumps(error)

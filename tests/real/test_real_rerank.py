@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from real.conftest import validated
+from real.conftest import needs_model_routing, validated
 from real.texts import sample
 
 # Real servers: `tests/run.sh` runs these in one process, after the rest, so each starts once.
@@ -90,7 +90,8 @@ def test_a_wrong_key_is_an_authorization_error(real_server, real_plugin, reranke
 
 
 def test_an_unknown_model_is_a_bad_request_naming_the_server(real_server, real_plugin, reranker):
+    needs_model_routing(real_server)
     results, error = rerank(real_plugin, {**reranker, "model_uid": "no-such-model"})
 
     assert error["error_type"] == "InvokeBadRequestError", error
-    assert f"127.0.0.1:{real_server.port}" in error["message"]
+    assert real_server.address("rerank") in error["message"]

@@ -24,7 +24,7 @@ def server_count(server, model_type: str, text: str, add_special: bool = True) -
     """The tokens llama.cpp's own tokenizer makes of `text` for that model."""
     status, body = http(
         "POST",
-        f"{server.url}/tokenize",
+        f"{server.url_for(model_type)}/tokenize",
         {"model": server.models[model_type], "content": text, "add_special": add_special},
         server.api_key,
     )

@@ -26,7 +26,7 @@ def test_each_model_validates_as_its_own_type(real_server, real_plugin, model_ty
 def test_a_model_of_another_type_is_refused_and_the_message_says_what_it_is(
     real_server, real_plugin, model_type, other
 ):
-    credentials = real_server.credentials(model_type, model_uid=real_server.models[other])
+    credentials = real_server.credentials(other)  # that model's id and URL, saved as `model_type`
 
     results, error = real_plugin.call(
         "validate_model_credentials", model_type=model_type, model="saved-as-wrong-type", credentials=credentials
@@ -36,7 +36,7 @@ def test_a_model_of_another_type_is_refused_and_the_message_says_what_it_is(
     assert error["error_type"] == "CredentialsValidateFailedError", error
     message = error["message"]
     assert real_server.models[other] in message, message
-    assert f"127.0.0.1:{real_server.port}" in message, message
+    assert real_server.address(other) in message, message
     assert f"not {article(model_type)} {model_type} model" in message, message
     assert f"is {article(other)} {other} model" in message, message
     assert real_server.api_key not in json.dumps(error)
