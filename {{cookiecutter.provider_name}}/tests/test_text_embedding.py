@@ -247,6 +247,29 @@ def test_without_a_description_a_model_answering_as_another_type_is_refused_nami
 
 
 {% endif %}
+{% if plan.has("rerank") %}
+def test_a_rerank_model_whose_server_also_answers_embeddings_is_refused_naming_it(
+    embedder, server, credentials
+):
+    """llama.cpp's server answers embeddings of a rerank model with its one score and the memory
+    after it (seen on xllamacpp 2026.10.11549: all zeros on a fresh server, a few non-zero values
+    on a busy one), and its chats with a 500; the shapes below are what it sent."""
+    server.control("config", {"describe": False})
+    leftovers = [0.0] * 384
+    leftovers[0], leftovers[17], leftovers[200] = -3.55, 1e-3, 2.5e-7
+    answer = {"model": "rerank-model", "object": "list", "usage": {"prompt_tokens": 3, "total_tokens": 3}}
+    answer["data"] = [{"embedding": leftovers, "index": 0, "object": "embedding"}]
+    server.fault(EMBEDDINGS, status=200, body=answer, model="rerank-model")
+    no_logits = {"code": 500, "message": "the current context does not support logits computation. skipping"}
+    server.fault("/v1/chat/completions", status=500, body={"error": {**no_logits, "type": "server_error"}})
+
+    with raises_dify_error(CredentialsValidateFailedError, server.port) as caught:
+        embedder.validate_credentials("rerank-model", credentials("rerank-model", api_key=API_KEY))
+
+    assert "is a rerank model, not a text-embedding model" in str(caught.value)
+
+
+{% endif %}
 @pytest.mark.parametrize("case", ["unknown uid", "wrong model type", "wrong api key", "connection refused"])
 def test_validation_failure_names_the_server_and_never_the_key(embedder, server, credentials, case):
     given = credentials(UID, api_key=API_KEY)

@@ -52,12 +52,18 @@ def _listed(key: str) -> Callable[[Reply], bool]:
 
 
 def _embedding(answer: Reply) -> bool:
-    """A vector that is not all zeros: llama.cpp answers a rerank model's embeddings with zeros."""
+    """A dense vector: most of its values are not zero, as every dense embedding model's are.
+
+    llama.cpp's server answers embeddings of a rerank model too: its one score followed by
+    whatever memory lies beyond it, mostly zeros (seen: 3 non-zero values of 384).
+    """
     body = answer.json()
     data = body.get("data") if isinstance(body, dict) else None
     first = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
     vector = first.get("embedding")
-    return isinstance(vector, list) and any(isinstance(x, (int, float)) and x != 0 for x in vector)
+    if not isinstance(vector, list) or not vector:
+        return False
+    return sum(isinstance(x, (int, float)) and abs(x) > 1e-30 for x in vector) > len(vector) // 2
 
 
 {% if plan.has("speech2text") %}
