@@ -1,8 +1,9 @@
 """Model features beyond plain text, shared by the model types.
 
 - the model's display name in Dify (the `display_name` answer);
-- request fields a server refuses (`stream_options`, `max_tokens`, `user`): the request is
-  sent again once without them, and the refusal is remembered for that connection;
+- request fields a server refuses (`stream_options`, `max_tokens`, `user`, `reasoning_content`):
+  the request is sent again once without them, and the refusal is remembered for that
+  connection for a while;
 - images for multimodal embedding and rerank, sent as data URIs.
 
 What a server says a model can do is read by its family (models/server/families/).
@@ -12,8 +13,6 @@ docs/features.md in the template repo lists every feature and the test that prov
 import base64
 import binascii
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +20,9 @@ from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model.text_embedding import MultiModalContent, MultiModalContentType
 from dify_plugin.errors.model import InvokeBadRequestError
 
+from models.server import limits
 from models.server.connection import Connection
+from models.server.memory import Memory
 from models.server.tokens import Tokenizer, fit
 from models.server.vocabulary import YES
 
@@ -40,9 +41,11 @@ def enabled(credentials: Mapping[str, Any], answer: str) -> bool:
 # -- fields a server may refuse ------------------------------------------------------------
 
 # Optional request fields this plugin adds on its own; a server that refuses one gets the
-# request again without it (max_tokens is renamed to max_completion_tokens instead).
-OPTIONAL_FIELDS = ("stream_options", "user", "max_tokens")
+# request again without it (max_tokens is renamed to max_completion_tokens instead, and
+# reasoning_content is left out of the messages that carry it).
+OPTIONAL_FIELDS = ("stream_options", "user", "max_tokens", "reasoning_content")
 RENAMED = {"max_tokens": "max_completion_tokens"}
+IN_MESSAGES = {"reasoning_content"}  # fields of the messages, not of the request
 # Words with which servers say they do not know a field (OpenAI, vLLM, pydantic's 422,
 # gateways). "invalid" is not one: it is also said about a known field's bad value.
 REFUSAL = re.compile(
@@ -50,28 +53,24 @@ REFUSAL = re.compile(
     r"|extra_forbidden|unexpected|no longer supported|use 'max_completion_tokens'",
     re.IGNORECASE,
 )
-REMEMBERED_CONNECTIONS = 256  # memory stays bounded however many servers are configured
 
 # By the connection (URL, key, limits) and the model: a router in front of several backends may
-# refuse a field for one model and accept it for another.
-_refusals: OrderedDict[tuple[Connection, str], frozenset[str]] = OrderedDict()
-_refusals_lock = threading.Lock()
+# refuse a field for one model and accept it for another. Bounded in size and in time (see
+# models/server/memory.py): a server upgraded, or a replica of this plugin that learned
+# otherwise, must not keep a field left out forever.
+REFUSALS: Memory[tuple[Connection, str], frozenset[str]] = Memory(
+    limits.REMEMBERED_CONNECTIONS, limits.REFUSAL_MEMORY
+)
 
 
 def refused(conn: Connection, uid: str) -> frozenset[str]:
-    """The optional fields this connection has refused before."""
-    with _refusals_lock:
-        return _refusals.get((conn, uid), frozenset())
+    """The optional fields this connection has refused lately."""
+    return REFUSALS.get((conn, uid)) or frozenset()
 
 
 def remember_refusal(conn: Connection, uid: str, field: str) -> None:
-    """Remember that this connection refuses `field`, forgetting the oldest connection if full."""
-    key = (conn, uid)
-    with _refusals_lock:
-        _refusals[key] = _refusals.get(key, frozenset()) | {field}
-        _refusals.move_to_end(key)
-        while len(_refusals) > REMEMBERED_CONNECTIONS:
-            _refusals.popitem(last=False)
+    """Remember for a while that this connection refuses `field`."""
+    REFUSALS.put((conn, uid), refused(conn, uid) | {field})
 
 
 def without_refused(payload: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
@@ -81,7 +80,20 @@ def without_refused(payload: dict[str, Any], fields: frozenset[str]) -> dict[str
         value = changed.pop(field)
         if field in RENAMED:
             changed[RENAMED[field]] = value
+    if fields & IN_MESSAGES and isinstance(changed.get("messages"), list):
+        changed["messages"] = [
+            {k: v for k, v in message.items() if k not in fields} if isinstance(message, dict) else message
+            for message in changed["messages"]
+        ]
     return changed
+
+
+def sent(payload: Mapping[str, Any], field: str) -> bool:
+    """Whether the request carries `field`, at its top level or in one of its messages."""
+    if field not in IN_MESSAGES:
+        return field in payload
+    messages = payload.get("messages")
+    return isinstance(messages, list) and any(isinstance(m, dict) and field in m for m in messages)
 
 
 def refused_field(error: Exception, payload: Mapping[str, Any]) -> str | None:
@@ -92,7 +104,7 @@ def refused_field(error: Exception, payload: Mapping[str, Any]) -> str | None:
     if not REFUSAL.search(message):
         return None
     for field in OPTIONAL_FIELDS:
-        if field in payload and re.search(rf"(?<![\w.]){field}(?!\w)", message):
+        if sent(payload, field) and re.search(rf"(?<![\w.]){field}(?!\w)", message):
             return field
     return None
 

@@ -20,6 +20,7 @@ from models import features
 {% for type in plan.types | sort(attribute="folder") if type.folder < "server" %}
 from models.{{ type.folder }}.{{ type.folder }} import {{ plan.class_name(type.name) }}
 {% endfor %}
+from models.server import limits, memory
 from models.server.connection import Connection
 {% for type in plan.types | sort(attribute="folder") if type.folder > "server" %}
 from models.{{ type.folder }}.{{ type.folder }} import {{ plan.class_name(type.name) }}
@@ -97,7 +98,21 @@ def test_refused_fields_are_remembered_per_connection_in_bounded_memory(server, 
     assert features.refused(first, "chat-model") == {"stream_options"}
     assert features.refused(connection("chat-model", request_timeout="7"), "chat-model") == frozenset()
     assert features.refused(first, "other-model") == frozenset()
-    for number in range(features.REMEMBERED_CONNECTIONS):
+    for number in range(limits.REMEMBERED_CONNECTIONS):
         features.remember_refusal(connection(f"model-{number}"), f"model-{number}", "user")
-    assert len(features._refusals) == features.REMEMBERED_CONNECTIONS
+    assert len(features.REFUSALS) == limits.REMEMBERED_CONNECTIONS
     assert features.refused(first, "chat-model") == frozenset()  # the oldest was forgotten
+
+
+def test_a_refusal_is_forgotten_after_its_time_so_replicas_and_upgraded_servers_agree_again(
+    server, credentials, monkeypatch
+):
+    conn = Connection.of(credentials("chat-model", request_timeout="9"))
+    clock = [1000.0]
+    monkeypatch.setattr(memory.time, "monotonic", lambda: clock[0])
+    features.remember_refusal(conn, "chat-model", "user")
+
+    clock[0] += limits.REFUSAL_MEMORY  # still within the bound
+    assert features.refused(conn, "chat-model") == {"user"}
+    clock[0] += 1  # past it: the field is tried again
+    assert features.refused(conn, "chat-model") == frozenset()

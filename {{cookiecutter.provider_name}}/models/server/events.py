@@ -14,10 +14,15 @@ from models.server.connection import Connection
 from models.server.errors import detail
 from models.server.transport import paced, streamed
 
+# The last event of a stream that ended with `data: [DONE]`: a stream without it was cut, one
+# with it ended as the server meant, with or without a finish_reason before it.
+DONE: dict[str, Any] = {"[DONE]": True}
+
 
 def stream_events(conn: Connection, path: str, payload: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
     """POST and yield each server-sent event's JSON object until `data: [DONE]`, in lists of the
-    events that arrived together (see `bodies.read_ahead`; never empty).
+    events that arrived together (see `bodies.read_ahead`; never empty); `[DONE]` itself is the
+    DONE object, last.
 
     The stream ends with InvokeConnectionError when no event arrives for `request_timeout`
     (comment lines and other fields do not count) or when it has lasted STREAM_LIMIT. Errors
@@ -47,9 +52,11 @@ def stream_events(conn: Connection, path: str, payload: dict[str, Any]) -> Itera
     ):
         for batch in paced(_data(lines(pieces, url, conn), url), limit):
             ended = "[DONE]" in batch
-            events = batch[: batch.index("[DONE]")] if ended else batch
+            events = [_event(data, url) for data in (batch[: batch.index("[DONE]")] if ended else batch)]
+            if ended:
+                events.append(DONE)
             if events:
-                yield [_event(data, url) for data in events]
+                yield events
             if ended:
                 return
 

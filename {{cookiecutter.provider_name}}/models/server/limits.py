@@ -22,6 +22,10 @@ INFLATE_BYTES = 64 * 1024  # inflated at once from a compressed answer
 ERROR_BODY_BYTES = 64 * 1024  # what is read of an error answer to find its message
 DETAIL_LIMIT = 300  # characters of a server's error message kept in ours
 KNOWN_TOKENIZERS = 256  # (connection, model, endpoint) answers remembered at most
+REMEMBERED_CONNECTIONS = 256  # (connection, model) whose refused optional fields are remembered
+# How long an answer about a server is remembered (models/server/memory.py says why it is not forever).
+REFUSAL_MEMORY = 600.0  # seconds an optional field a server refused is left out before it is tried again
+TOKENIZER_MEMORY = 600.0  # seconds a server's answer about its tokenizer endpoint is trusted
 
 # -- connections --------------------------------------------------------------------------------
 MAX_CLIENTS = 32  # connection pools kept, one per distinct connection settings

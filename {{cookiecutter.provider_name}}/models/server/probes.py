@@ -3,6 +3,7 @@ the right type? Each family says what its servers tell (families/); this module 
 the order families/__init__.py sets, all within CHECK_TIMEOUT.
 """
 
+import json
 import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -20,12 +21,13 @@ from dify_plugin.errors.model import (
 from models.server import families, limits
 from models.server.connection import Connection, refused
 from models.server.errors import validation_failed
-from models.server.families.openai import COMMON_TYPES, TypeCheck, type_checks
+from models.server.families.openai import COMMON_TYPES, Ask, TypeCheck, type_checks
 from models.server.transport import request, time_limit
 from models.server.vocabulary import UNKNOWN_MODEL, WRONG_TYPE, Fault, ModelInfo, article
 
 # Answers meaning "this server has no such endpoint", as opposed to a real error.
 NO_SUCH_ENDPOINT = frozenset({404, 405, 501})
+ANY_ERROR = frozenset(range(400, 600))  # for the further asks of a family already recognised
 
 
 @contextmanager
@@ -59,14 +61,16 @@ def _check_range(
         raise refused(name, f"must be {kind} from {low:g} to {high:g}")
 
 
-def probe(conn: Connection, path: str, absent: frozenset[int] = NO_SUCH_ENDPOINT) -> Any:
-    """GET within CHECK_TIMEOUT; the JSON answered, or None if the status is one of `absent`
-    (the server has no such endpoint) or the answer is not JSON.
+def probe(conn: Connection, ask: Ask | str, absent: frozenset[int] = NO_SUCH_ENDPOINT) -> Any:
+    """GET (or POST, as `ask` says) within CHECK_TIMEOUT; the JSON answered, or None if the
+    status is one of `absent` (the server has no such endpoint) or the answer is not JSON.
 
     Other error answers raise, e.g. Xinference's 400 for a uid it does not run.
     """
+    ask = ask if isinstance(ask, Ask) else Ask("GET", ask)
     limit = (limits.CHECK_TIMEOUT, f"{limits.CHECK_TIMEOUT:g} s, the limit for a credential check")
-    answer = request(conn, "GET", path, limit=limit, allowed=absent)
+    body = {} if ask.json is None else {"json": ask.json}
+    answer = request(conn, ask.method, ask.path, limit=limit, allowed=absent, **body)
     return None if answer.status in absent else answer.json()
 
 
@@ -76,11 +80,29 @@ def model_ids(conn: Connection) -> list[str] | None:
 
 
 def describe(conn: Connection, uid: str, asked: tuple[Any, ...]) -> ModelInfo | None:
-    """What the first of the `asked` families that recognises the server says about `uid`."""
+    """What the first of the `asked` families that recognises the server says about `uid`.
+
+    Each family's first ask tells whether the server is of that family; its further asks are
+    made only then. A request several families make (the model list) is made once.
+    """
+    answered: dict[str, Any] = {}
+
+    def answer(ask: Ask, absent: frozenset[int]) -> Any:
+        key = f"{ask.method} {ask.path} {json.dumps(ask.json, sort_keys=True)}"
+        if key not in answered:
+            answered[key] = probe(conn, ask, absent)
+        return answered[key]
+
     for family in asked:
-        info = family.read(probe(conn, family.description_path(uid), family.ABSENT))
-        if info is not None:
-            return info
+        first, *more = family.asks(uid)
+        answers = [answer(first, family.ABSENT)]
+        info = family.read(uid, answers)
+        if info is None:
+            continue
+        if more:
+            answers += [answer(ask, ANY_ERROR) for ask in more]
+            info = family.read(uid, answers) or info
+        return info._replace(family=family.NAME)
     return None
 
 

@@ -3,29 +3,33 @@ offline estimate; and inputs cut to fit a model's limit."""
 
 import math
 import re
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from dify_plugin.errors.model import InvokeError
+from dify_plugin.errors.model import InvokeBadRequestError, InvokeError
 
 from models.server import families, limits
 from models.server.connection import Connection
+from models.server.memory import Memory
 from models.server.probes import NO_SUCH_ENDPOINT
 from models.server.transport import request
 
-# Whether a server has a tokenizer endpoint, by (connection, model, path): asked once, not on every call.
-_tokenizers: dict[tuple[Connection, str, str], bool] = {}
-_tokenizers_lock = threading.Lock()
+# Whether a server has a family's tokenizer endpoint, by (connection, model, family, path): asked
+# once, not on every call; a refusal too (a 4xx: the endpoint is not there, or takes another body).
+# Bounded in size and time (models/server/memory.py says why).
+TOKENIZERS: Memory[tuple[Connection, str, str, str], bool] = Memory(
+    limits.KNOWN_TOKENIZERS, limits.TOKENIZER_MEMORY
+)
 
 
 class Tokenizer:
     """Counts tokens with the server's own tokenizer for one model, within a time budget.
 
-    Whether the server has the endpoint is remembered per connection (URL, key, timeouts) and
-    model, so a server without it is asked once, not on every call. Every method returns None
-    when the server has no tokenizer, fails, or the budget is spent: callers then estimate.
+    Whether the server has the endpoint is remembered per connection (URL, key, timeouts),
+    model and family, so a server without it (or one that takes another family's body there) is
+    asked once in a while, not on every call. Every method returns None when the server has no
+    tokenizer, fails, or the budget is spent: callers then estimate.
     """
 
     def __init__(self, conn: Connection, uid: str, budget: float | None = None) -> None:
@@ -36,34 +40,52 @@ class Tokenizer:
     def count(self, text: str) -> int | None:
         """The tokens the server turns `text` into, special tokens (BOS, [CLS]...) included."""
         for family in families.TOKENIZERS:
-            counted = self._ask(*family.count_request(self.uid, text), family.read_count)
+            counted = self._ask(family, *family.count_request(self.uid, text), family.read_count)
             if counted is not None:
                 return counted
+        return None
+
+    def count_chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int | None:
+        """The tokens of a chat (and its tools) as the model's chat template renders it: the
+        rendered prompt counted, or the chat counted where the server renders it itself."""
+        prompt = self.chat_prompt(messages, tools)
+        if prompt is not None:
+            return self.count(prompt)
+        for family in families.TOKENIZERS:
+            if hasattr(family, "chat_count_request"):
+                ask = family.chat_count_request(self.uid, messages, tools)
+                counted = self._ask(family, *ask, family.read_count)
+                if counted is not None:
+                    return counted
         return None
 
     def chat_prompt(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str | None:
         """The prompt the server makes of a chat with its chat template."""
         for family in families.TOKENIZERS:
-            prompt = self._ask(*family.template_request(self.uid, messages, tools), family.read_prompt)
-            if prompt is not None:
-                return prompt
+            if hasattr(family, "template_request"):
+                ask = family.template_request(self.uid, messages, tools)
+                prompt = self._ask(family, *ask, family.read_prompt)
+                if prompt is not None:
+                    return prompt
         return None
 
-    def _ask[T](self, path: str, payload: dict[str, Any], read: Callable[[Any], T | None]) -> T | None:
-        key = (self.conn, self.uid, path)
+    def _ask[T](
+        self, family: Any, path: str, payload: dict[str, Any], read: Callable[[Any], T | None]
+    ) -> T | None:
+        key = (self.conn, self.uid, family.NAME, path)
         left = self.deadline - time.monotonic()
-        if _tokenizers.get(key) is False or left <= 0:
+        if TOKENIZERS.get(key) is False or left <= 0:
             return None
         limit = (left, f"the {limits.TOKENIZER_BUDGET:g} s for counting tokens")
         try:
             answer = request(self.conn, "POST", path, limit=limit, allowed=NO_SUCH_ENDPOINT, json=payload)
+        except InvokeBadRequestError:
+            TOKENIZERS.put(key, False)  # refused: this server takes another body there
+            return None
         except InvokeError:
-            return None  # not remembered: the next call asks again
+            return None  # not remembered: a timeout or a failing server may answer next time
         found = read(answer.json()) if answer.status < 400 else None
-        with _tokenizers_lock:
-            if len(_tokenizers) >= limits.KNOWN_TOKENIZERS:
-                _tokenizers.pop(next(iter(_tokenizers)))
-            _tokenizers[key] = found is not None
+        TOKENIZERS.put(key, found is not None)
         return found
 
 

@@ -79,6 +79,7 @@ class ModelInfo(NamedTuple):
     extra_inputs: tuple[str, ...] | None = None  # inputs besides text and images: audio, video
     structured_output: bool | None = None  # it follows a JSON schema
     audio_part: str | None = None  # "input_audio": audio goes as OpenAI's input_audio part
+    family: str | None = None  # the server family whose description this is (its NAME)
 
 
 def article(model_type: str) -> str:

@@ -146,7 +146,7 @@ class Server:
 
     def describe(self, uid: str) -> str | None:
         """The Dify model type the server says `uid` has (Xinference describes each model)."""
-        status, body = self.get(f"{self.base}/{xinference.description_path(uid)}")
+        status, body = self.get(f"{self.base}/{xinference.asks(uid)[0].path}")
         return xinference.dify_type(body) if status == 200 and isinstance(body, dict) else None
 
     def type_of(self, uid: str) -> str | None:

@@ -3,24 +3,33 @@
 Every server is first an OpenAI-style server (openai.py): its models are listed at
 `GET /v1/models`, and a model's type is told by one small real request. A family adds what its
 servers say beyond that, in the words of models/server/vocabulary.py (`ModelInfo`). A family
-file does no I/O: it names the paths to ask and reads the answers; models/server/probes.py and
-tokens.py do the asking, in the order set here. No SDK import in this folder (the check script
-reads Xinference's model types through it).
+file does no I/O: it names the requests to make and reads the answers; models/server/probes.py,
+tokens.py and models/llm/overflow.py do the asking and the reading, in the order set here. No
+SDK import in this folder (the check script reads Xinference's model types through it).
 
-To add a family (vLLM, Ollama, LM Studio, ...), write its file with the functions of each role
-it plays, and name it below:
+To add a family, write its file with the names of each role it plays, and list it below:
 
-- describing a model (`ABSENT`, `description_path(uid)`, `read(body) -> ModelInfo | None`):
-  in DESCRIBE_MODEL if the description names the model's type, else in DESCRIBE_FEATURES;
-- counting tokens (`count_request`, `read_count`, `template_request`, `read_prompt`): in TOKENIZERS.
+- describing a model: `NAME`, `ABSENT` (the statuses that mean "not this family"),
+  `asks(uid) -> tuple[Ask, ...]` and `read(uid, answers) -> ModelInfo | None`. The first ask
+  tells whether the server is of the family (`read` of its answer alone is not None); only then
+  are the others asked (an error answer to one is None) and `read` given all the answers.
+  In DESCRIBE_MODEL if the description names the model's type, else in DESCRIBE_FEATURES;
+- counting tokens: `count_request(uid, text)` and `read_count(body)`; a chat is counted with
+  `chat_count_request(uid, messages, tools)` where the server renders the chat template itself,
+  else with `template_request` and `read_prompt`. In TOKENIZERS;
+- saying that a prompt and max_tokens exceed the context: `OVERFLOW`, patterns with the named
+  groups `limit`, `prompt` and `asked`. In OVERFLOW_WORDINGS.
 """
 
-from models.server.families import llama_cpp, openai, xinference
+from models.server.families import llama_cpp, lm_studio, localai, ollama, openai, sglang, vllm, xinference
 
 GENERIC = openai  # what every server is asked: its model list, and small real requests of each type
 # Asked first, in this order, while credentials are checked: the first description decides the type.
 DESCRIBE_MODEL = (xinference,)
-# Asked in this order once the type is settled, by the types that learn what a model can do.
-DESCRIBE_FEATURES = (llama_cpp,)
-# Asked in this order to count tokens; the first endpoint a server has counts (remembered per model).
-TOKENIZERS = (llama_cpp,)
+# Asked in this order once the type is settled, by the types that learn what a model can do;
+# the first family that recognises the server describes the model.
+DESCRIBE_FEATURES = (llama_cpp, vllm, sglang, ollama, lm_studio)
+# Asked in this order to count tokens; the first endpoint a server has counts (remembered a while).
+TOKENIZERS = (llama_cpp, vllm, localai)
+# Whose words for "the prompt and max_tokens exceed the context" are read from a refusal.
+OVERFLOW_WORDINGS = (vllm, sglang, llama_cpp, ollama, lm_studio)

@@ -1,29 +1,44 @@
 """llama.cpp's server: describes its model at `GET /props`, and counts tokens with the model's own
 tokenizer at `POST /tokenize` (after `POST /apply-template` for a chat). Both paths are beside `/v1`.
 
+It refuses a prompt longer than its context with `exceed_context_size_error` (tools/server/
+server-context.cpp in github.com/ggml-org/llama.cpp; the same words in the server of the
+xllamacpp 2026.10.11549 wheel that the real tier runs). It counts only the prompt there: a
+max_tokens beyond the context ends the answer early, it is not refused.
+
 Its description does not name the model's type, so it is asked after the type check, for what
 the model can do. Router-mode servers pick the model from the `model` query or field;
 single-model servers ignore it.
 """
 
+import re
 from typing import Any
 from urllib.parse import quote
 
+from models.server.families.openai import Ask
 from models.server.vocabulary import THINKING_ALWAYS, THINKING_SWITCHABLE, ModelInfo
 
+NAME = "llama.cpp"
 ABSENT = frozenset(
     range(400, 600)
 )  # any error answer means "not llama.cpp": gateways may guard paths outside /v1
 TOKENIZE_PATH = "/tokenize"
 TEMPLATE_PATH = "/apply-template"  # renders a chat as the model's prompt
+# Named groups: limit (the context), prompt (the prompt's tokens).
+OVERFLOW = (
+    re.compile(
+        r"request \((?P<prompt>\d+) tokens\) exceeds the available context size \((?P<limit>\d+) tokens\)"
+    ),
+)
 
 
-def description_path(uid: str) -> str:
-    return f"/props?model={quote(uid, safe='')}"
+def asks(uid: str) -> tuple[Ask, ...]:
+    return (Ask("GET", f"/props?model={quote(uid, safe='')}"),)
 
 
-def read(body: Any) -> ModelInfo | None:
-    """The model as `GET /props` says, or None if `body` is not llama.cpp's answer."""
+def read(uid: str, answers: list[Any]) -> ModelInfo | None:
+    """The model as `GET /props` says, or None if the answer is not llama.cpp's."""
+    body = answers[0]
     if not isinstance(body, dict) or "default_generation_settings" not in body:
         return None
     settings = body.get("default_generation_settings")

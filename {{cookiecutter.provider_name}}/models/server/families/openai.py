@@ -24,6 +24,24 @@ def read_ids(body: Any) -> list[str] | None:
     return [str(item.get("id")) for item in data if isinstance(item, dict)]
 
 
+def listed(body: Any, uid: str) -> dict[str, Any] | None:
+    """The model list's entry for `uid`, or None (servers that say more per model say it there)."""
+    data = body.get("data") if isinstance(body, dict) else None
+    for item in data if isinstance(data, list) else []:
+        if isinstance(item, dict) and item.get("id") == uid:
+            return item
+    return None
+
+
+class Ask(NamedTuple):
+    """One request a family makes to describe a model: its method, its path (under API_PREFIX,
+    or beside it when it starts with "/"), and the JSON body of a POST."""
+
+    method: str
+    path: str
+    json: dict[str, Any] | None = None
+
+
 class Reply(Protocol):
     """An answer as the type checks read it (models/server/bodies.py's Answer)."""
 

@@ -9,8 +9,10 @@ validation, and the LLM and embedding forms learn their answers from it.
 from typing import Any
 from urllib.parse import quote
 
+from models.server.families.openai import Ask
 from models.server.vocabulary import CHAT, COMPLETION, NO, THINKING_ALWAYS, THINKING_SWITCHABLE, ModelInfo
 
+NAME = "Xinference"
 ABSENT = frozenset({404, 405, 501})  # other servers' answers to the path; Xinference's 400 is an unknown uid
 # Xinference's model_type / model_ability values that fit each Dify model type of this plugin.
 TYPES: dict[str, tuple[set[str], set[str]]] = {
@@ -35,12 +37,13 @@ TYPES: dict[str, tuple[set[str], set[str]]] = {
 }
 
 
-def description_path(uid: str) -> str:
-    return f"models/{quote(uid, safe='')}"
+def asks(uid: str) -> tuple[Ask, ...]:
+    return (Ask("GET", f"models/{quote(uid, safe='')}"),)
 
 
-def read(body: Any) -> ModelInfo | None:
-    """The model as the description says, or None if `body` is not Xinference's description."""
+def read(uid: str, answers: list[Any]) -> ModelInfo | None:
+    """The model as the description says, or None if the answer is not Xinference's description."""
+    body = answers[0]
     if not isinstance(body, dict) or "model_type" not in body:
         return None
     kind = str(body.get("model_type", "")).lower()
