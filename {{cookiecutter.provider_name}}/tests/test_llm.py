@@ -263,7 +263,8 @@ def test_tool_results_and_tool_call_history_are_sent_back(llm, server, credentia
         {"role": "user", "content": "Weather in Oslo?"},
         {
             "role": "assistant",
-            "content": "",  # earlier reasoning is not sent back
+            "content": "",  # the reasoning shown is not repeated as text,
+            "reasoning_content": "the user wants weather",  # but goes back beside the tool call
             "tool_calls": [
                 {
                     "id": "call_1",
@@ -321,7 +322,8 @@ def test_get_num_tokens_estimates_where_the_server_has_no_tokenizer_and_counts_t
 
     assert 0 < plain < with_tools
     asked = [r["path"] for r in server.requests()]
-    assert asked in ([], ["/apply-template"])  # once per connection and model, remembered after that
+    # llama.cpp's template, then vLLM's chat count: asked once per connection and model, remembered
+    assert asked in ([], ["/apply-template", "/tokenize"])
 
 
 def test_schema_is_never_none_and_features_follow_credentials(llm):
@@ -372,7 +374,7 @@ def test_schema_is_never_none_and_features_follow_credentials(llm):
     ],
 )
 def test_validate_credentials_stores_the_capabilities_the_server_reports(llm, credentials, uid, expected):
-    given = credentials(uid, mode="chat", function_calling="no", vision="no", context_size="4096")
+    given = credentials(uid, mode="chat", function_calling="no", vision="no")  # the form's defaults
 
     llm.validate_credentials(uid, given)
 
@@ -463,7 +465,7 @@ def test_a_server_slower_than_the_timeout_is_a_connection_error_within_the_timeo
             True,
             {
                 "status": 200,
-                "body": 'data: {"choices": []}\n\ndata: [DONE]\n\n',
+                "body": 'data: {"choices": []}\n\n',  # neither a finish_reason nor [DONE]
                 "content_type": "text/event-stream",
             },
             InvokeConnectionError,
@@ -480,7 +482,7 @@ def test_a_server_slower_than_the_timeout_is_a_connection_error_within_the_timeo
         "error event mid-stream",
         "delta not an object",
         "stream cut mid-way",
-        "stream without finish",
+        "stream without finish or [DONE]",
     ],
 )
 def test_malformed_answers_are_clear_dify_errors(llm, server, credentials, stream, fault, expected):

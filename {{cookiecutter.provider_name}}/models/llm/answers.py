@@ -1,8 +1,9 @@
 """Reading an OpenAI-style chat or completion answer: whole, or streamed event by event.
 
-Reasoning (`reasoning_content`) is shown before the answer in <think> tags, unless the answer
-must be JSON; tool calls streamed in pieces are merged; a stream that runs far past max_tokens
-is ended.
+Reasoning (`reasoning_content`, or left in the text: thinking.py) is shown before the answer in
+<think> tags, unless the answer must be JSON, and kept for a turn that calls tools; tool calls
+streamed in pieces are merged; a stream that runs far past max_tokens is ended, and one that
+stops without `[DONE]` or a finish_reason was cut.
 """
 
 import json
@@ -13,7 +14,9 @@ from dify_plugin.entities.model.llm import LLMResultChunk, LLMResultChunkDelta
 from dify_plugin.entities.model.message import AssistantPromptMessage
 from dify_plugin.errors.model import InvokeConnectionError, InvokeServerUnavailableError
 
+from models.llm.thinking import ThinkTags, lone_close
 from models.server.errors import excerpt
+from models.server.events import DONE
 from models.server.tokens import estimate_tokens
 
 # A stream is ended with an error once it runs this far past max_tokens (estimated tokens of
@@ -25,8 +28,8 @@ ToolCall = AssistantPromptMessage.ToolCall
 
 def read_message(
     body: dict[str, Any], where: str, chat: bool, json_answer: bool
-) -> tuple[str, list[ToolCall]]:
-    """The text (reasoning first, in <think> tags) and the tool calls of a whole answer."""
+) -> tuple[str, list[ToolCall], str]:
+    """The text (reasoning first, in <think> tags), the tool calls and the reasoning of a whole answer."""
     # ADAPT: the answer read back. A server with another answer shape is read here and in StreamedAnswer.read.
     choice = first_choice(body, where)
     if choice is None:
@@ -36,6 +39,8 @@ def read_message(
         raise InvokeServerUnavailableError(f"{where} answered a choice without a message: {excerpt(body)}")
     content = text_of(message.get("content"))
     reasoning = text_of(message.get("reasoning_content") or message.get("reasoning"))
+    tags = ThinkTags(opened=not reasoning and lone_close(content), show=not json_answer)
+    content = tags.feed(content) + tags.end()
     if reasoning and not json_answer:  # a JSON answer stays parseable as it is
         content = f"<think>\n{reasoning}\n</think>\n{content}"
     raw_calls = message.get("tool_calls")
@@ -44,14 +49,18 @@ def read_message(
         for call in (raw_calls if isinstance(raw_calls, list) else [])
         if isinstance(call, dict)
     ]
-    return content, tool_calls
+    return content, tool_calls, reasoning or "".join(tags.reasoning)
 
 
 class StreamedAnswer:
     """An answer streamed in events: its text as it comes, then its tool calls, finish reason and usage."""
 
-    def __init__(self, where: str, chat: bool, json_answer: bool, asked: int) -> None:
+    def __init__(self, where: str, chat: bool, json_answer: bool, asked: int, thinks: bool = False) -> None:
         self.where, self.chat, self.json_answer, self.asked = where, chat, json_answer, asked
+        self.tags = ThinkTags(opened=thinks, show=not json_answer)  # reasoning left in the text
+        self.reasoning: list[str] = []  # reasoning the server sent apart
+        self.done = False  # the stream ended with [DONE]
+        self.tail = ""  # the text the end of the stream adds
         self.overrun = OVERRUN_FACTOR * asked + OVERRUN_SLACK
         self.events = 0
         self.produced = 0  # estimated tokens of text and tool calls so far
@@ -70,6 +79,9 @@ class StreamedAnswer:
                 f"in {self.events} events), so the answer was ended"
             )
         # ADAPT: a streamed answer read back, event by event (read_message reads a whole one).
+        if event is DONE:
+            self.done = True
+            return ""
         self.usage = event.get("usage") or self.usage
         choice = first_choice(event, self.where)
         if choice is None:
@@ -82,6 +94,9 @@ class StreamedAnswer:
         self.finish_reason = text_of(choice.get("finish_reason")) or self.finish_reason
         text = ""
         reasoning = text_of(delta.get("reasoning_content") or delta.get("reasoning"))
+        if reasoning:
+            self.reasoning.append(reasoning)
+            self.tags.no_opening()  # the server parses reasoning out: the text starts with the answer
         if reasoning and not self.json_answer:
             text = reasoning if self.thinking else f"<think>\n{reasoning}"
             self.thinking = True
@@ -89,22 +104,34 @@ class StreamedAnswer:
         if self.thinking and (content or delta.get("tool_calls") or self.finish_reason):
             text += "\n</think>\n"
             self.thinking = False
-        text += content
+        text += self.tags.feed(content) if content else ""
         self.produced += estimate_tokens(text) + self.calls.add(delta.get("tool_calls"))
         if text:
             self.texts.append(text)
         return text
 
     def end(self) -> list[ToolCall]:
-        """The tool calls, once the stream has ended; InvokeConnectionError if it ended unfinished."""
-        if self.finish_reason is None:
+        """The tool calls, once the stream has ended (and in `tail`, the text still held back);
+        InvokeConnectionError if it ended unfinished: without a finish_reason nor `[DONE]`.
+
+        Older LocalAI and Ollama releases, and some gateways, end with `[DONE]` alone.
+        """
+        if self.finish_reason is None and not self.done:
             raise InvokeConnectionError(
-                f"{self.where} ended the stream before the answer was finished (no finish_reason): "
-                "the connection was probably cut"
+                f"{self.where} ended the stream before the answer was finished (no finish_reason, "
+                "no [DONE]): the connection was probably cut"
             )
         tool_calls = self.calls.tool_calls()
-        self.texts.extend(call.function.arguments for call in tool_calls)
+        self.finish_reason = self.finish_reason or ("tool_calls" if tool_calls else "stop")
+        self.tail = ("\n</think>\n" if self.thinking else "") + self.tags.end()
+        self.thinking = False
+        self.texts.extend([self.tail, *(call.function.arguments for call in tool_calls)])
         return tool_calls
+
+    @property
+    def all_reasoning(self) -> str:
+        """The reasoning of the answer, sent apart or left in its text."""
+        return "".join(self.reasoning) or "".join(self.tags.reasoning)
 
     @property
     def text(self) -> str:

@@ -1,5 +1,5 @@
-"""What an LLM can do: the answers validation learns from the server, the features and parameter
-rules its schema declares, and the request fields those parameters become."""
+"""What an LLM can do: the features and parameter rules its schema declares, the request fields
+those parameters become, and what to do when the server refuses one."""
 
 import json
 import re
@@ -11,36 +11,15 @@ from dify_plugin.entities.model import ModelFeature, ParameterRule, ParameterTyp
 from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeBadRequestError
 
 from models import features
+from models.llm import overflow
 from models.server.connection import Connection
-from models.server.vocabulary import FIELD, NO, THINKING_ALWAYS, THINKING_SWITCHABLE, YES, Fault, ModelInfo
+from models.server.vocabulary import FIELD, THINKING_ALWAYS, THINKING_SWITCHABLE, Fault
 
 REASONING_EFFORTS = ["low", "medium", "high"]
 # Response formats of a model with structured output, as Dify's structured output expects them.
 RESPONSE_FORMATS = ["text", "json_object", "json_schema"]
 # Inputs besides text and images, named in the `extra_inputs` credential.
 EXTRA_INPUTS = {"audio": ModelFeature.AUDIO, "video": ModelFeature.VIDEO, "document": ModelFeature.DOCUMENT}
-
-
-def learned_answers(info: ModelInfo) -> dict[str, str]:
-    """The credential answers a server's description of the model implies (only those it states)."""
-    found: dict[str, str] = {}
-    if info.mode:
-        found["mode"] = info.mode
-    if info.tools is not None:
-        found["function_calling"] = YES if info.tools else NO
-    if info.images is not None:
-        found["vision"] = YES if info.images else NO
-    if info.thinking:
-        found["thinking"] = info.thinking
-    if info.extra_inputs is not None:
-        found["extra_inputs"] = ", ".join(info.extra_inputs)
-    if info.structured_output:
-        found["structured_output"] = YES
-    if info.context_size:
-        found["context_size"] = str(info.context_size)
-    if info.audio_part:
-        found["audio_part"] = info.audio_part
-    return found
 
 
 def extra_inputs(credentials: Mapping[str, Any], strict: bool = False) -> list[str]:
@@ -189,9 +168,13 @@ FEATURE_ANSWERS = {
 def recover(conn: Connection, payload: dict[str, Any], error: InvokeBadRequestError) -> dict[str, Any]:
     """The payload to send again after a 4xx answer, or raise that error, explained.
 
-    An optional field the server refuses is left out (and remembered for this connection);
+    A max_tokens beyond what the context leaves is lowered to fit (models/llm/overflow.py); an
+    optional field the server refuses is left out (and remembered a while for this connection);
     a refused feature field gets an error saying which answer turns the feature off.
     """
+    refitted = overflow.refit(payload, error)
+    if refitted is not None:
+        return refitted
     field = features.refused_field(error, payload)
     if field is None:
         message = str(error)

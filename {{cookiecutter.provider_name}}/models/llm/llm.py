@@ -25,24 +25,27 @@ from models.llm.capabilities import (
     extra_inputs,
     feature_fields,
     feature_rules,
-    learned_answers,
     model_features,
     recover,
     wants_json,
 )
 from models.llm.chunks import joined
-from models.llm.messages import prompt_text, wire_message, wire_tools
+from models.llm.detection import learn
+from models.llm.messages import carried_reasoning, prompt_text, wire_message, wire_tools
+from models.llm.thinking import thinks_first
 from models.server.connection import Connection, model_uid, positive_int
 from models.server.errors import ErrorMapping
 from models.server.events import stream_events
 from models.server.probes import credential_check, described_features, validate_model
 from models.server.tokens import Tokenizer, estimate_tokens
 from models.server.transport import json_object, request, time_limit
+from models.server.vocabulary import THINKING_ALWAYS, THINKING_SWITCHABLE
 
 CHAT_PATH = "chat/completions"
 COMPLETION_PATH = "completions"  # generate-only models
 DEFAULT_CONTEXT_SIZE = 4096
 DEFAULT_MAX_TOKENS = 512
+THINKING_MAX_TOKENS = 4096  # the default for a thinking model: its reasoning counts against max_tokens
 # What a chat template adds, for the offline estimate: role markers around each message
 # (ChatML: <|im_start|>role\n ... <|im_end|>\n) and the opening of the reply.
 TEMPLATE_TOKENS_PER_MESSAGE = 5
@@ -136,11 +139,13 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
             conn, path, payload, lambda sent: request(conn, "POST", path, json=sent)
         )
         body = json_object(answer)
-        content, tool_calls = read_message(body, answer.url, path == CHAT_PATH, wants_json(payload))
+        chat, json_answer = path == CHAT_PATH, wants_json(payload)
+        content, tool_calls, reasoning = read_message(body, answer.url, chat, json_answer)
         text = content + "".join(call.function.arguments for call in tool_calls)
+        carried = carried_reasoning(reasoning, tool_calls)  # for the turn after the tool call
         return LLMResult(
             model=model,
-            message=AssistantPromptMessage(content=content, tool_calls=tool_calls),
+            message=AssistantPromptMessage(content=content, tool_calls=tool_calls, opaque_body=carried),
             usage=self._usage(model, credentials, body.get("usage"), prompt_messages, tools, text),
         )
 
@@ -156,15 +161,17 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
     ) -> Generator[LLMResultChunk, None, None]:
         """Yield the answer's text as it arrives, then one chunk with tool calls, usage and finish reason."""
         try:
-            asked = self._asked_tokens(credentials, payload)
-            answer = StreamedAnswer(conn.url(path), path == CHAT_PATH, wants_json(payload), asked)
+            asked, thinks = self._asked_tokens(credentials, payload), thinks_first(credentials, payload)
+            answer = StreamedAnswer(conn.url(path), path == CHAT_PATH, wants_json(payload), asked, thinks)
             index = 0
             for event in self._events(conn, path, payload):
                 text = answer.read(event)
                 if text:
                     yield chunk(model, index, AssistantPromptMessage(content=text))
                     index += 1
-            final = AssistantPromptMessage(content="", tool_calls=answer.end())
+            calls = answer.end()
+            carried = carried_reasoning(answer.all_reasoning, calls)
+            final = AssistantPromptMessage(content=answer.tail, tool_calls=calls, opaque_body=carried)
             last = chunk(model, index, final, answer.finish_reason)
             last.delta.usage = self._usage(
                 model, credentials, answer.usage, prompt_messages, tools, answer.text
@@ -221,8 +228,7 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
         else:
             input_audio = credentials.get("audio_part") == "input_audio"
             messages = [wire_message(message, input_audio) for message in prompt_messages]
-            prompt = tokenizer.chat_prompt(messages, wire_tools(tools) if tools else None)
-            counted = tokenizer.count(prompt) if prompt is not None else None
+            counted = tokenizer.count_chat(messages, wire_tools(tools) if tools else None)
         if counted is not None:
             return counted
         return self._estimate_prompt_tokens(model, credentials, prompt_messages, tools)
@@ -249,25 +255,22 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
     def validate_credentials(self, model: str, credentials: dict) -> None:
         """Return None if the server runs `model` as an LLM, else raise CredentialsValidateFailedError.
 
-        What the server says about the model (its family's description: Xinference's, llama.cpp's
-        /props) is stored in `credentials`, which Dify keeps: mode, tool calling, vision, other
-        inputs, thinking, structured output and context size. The form asks only for the rest.
+        What the server says about the model (its family's description: Xinference's, vLLM's,
+        Ollama's...) is stored in `credentials`, which Dify keeps: mode, tool calling, vision,
+        other inputs, thinking, structured output and context size, where the user's own answer
+        does not win (detection.py). The form asks only for the rest.
         """
         wanted = extra_inputs(credentials, strict=True)
         uid = model_uid(credentials, model)
         with credential_check(credentials) as conn:  # all requests together within CHECK_TIMEOUT
             info = validate_model(conn, credentials, uid, "llm") or described_features(conn, uid)
-        found = learned_answers(info) if info else {}
-        detected = found.pop("extra_inputs", "")
-        credentials.update(found)
-        merged = ", ".join(sorted(set(wanted) | set(detected.split(", ")) - {""}))
-        if merged or "extra_inputs" in credentials:
-            credentials["extra_inputs"] = merged
+        learn(credentials, info, wanted)
 
     def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
         """Return the model's schema: mode, context size, features and parameter rules."""
         context_size = positive_int(credentials.get("context_size"), DEFAULT_CONTEXT_SIZE)
         max_tokens = min(positive_int(credentials.get("max_tokens"), context_size), context_size)
+        thinks = credentials.get("thinking") in (THINKING_SWITCHABLE, THINKING_ALWAYS)
         mode = LLMMode.COMPLETION if credentials.get("mode") == LLMMode.COMPLETION.value else LLMMode.CHAT
         return AIModelEntity(
             model=model,
@@ -286,7 +289,7 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
                     use_template="max_tokens",
                     min=1,
                     max=max_tokens,
-                    default=min(DEFAULT_MAX_TOKENS, max_tokens),
+                    default=min(THINKING_MAX_TOKENS if thinks else DEFAULT_MAX_TOKENS, max_tokens),
                 ),
                 *feature_rules(credentials),
             ],

@@ -1,4 +1,5 @@
-"""A chat as OpenAI-style servers read it: messages, content parts and tool definitions."""
+"""A chat as OpenAI-style servers read it: messages, content parts and tool definitions, and the
+reasoning that goes back with a tool call."""
 
 import re
 from typing import Any
@@ -17,8 +18,25 @@ from dify_plugin.entities.model.message import (
 )
 from dify_plugin.errors.model import InvokeBadRequestError
 
-# Reasoning from earlier turns, as this plugin shows it; not sent back to the model.
-THINK_BLOCK = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
+# Reasoning from earlier turns, as this plugin shows it; sent back only with a tool call (below).
+THINK_BLOCK = re.compile(r"<think>(.*?)</think>\s*", re.DOTALL)
+# Where an answer that calls tools keeps its reasoning for the next turn: the SDK's opaque_body,
+# which Dify hands back with the assistant message.
+REASONING = "reasoning_content"
+
+
+def carried_reasoning(reasoning: str, tool_calls: list[Any]) -> dict[str, str] | None:
+    """The opaque_body of an answer that calls tools: its reasoning, for the turn that follows."""
+    return {REASONING: reasoning.strip()} if tool_calls and reasoning.strip() else None
+
+
+def reasoning_of(message: AssistantPromptMessage) -> str:
+    """The reasoning behind an earlier tool call: carried in opaque_body, else shown in <think>."""
+    body = message.opaque_body
+    if isinstance(body, dict) and isinstance(body.get(REASONING), str):
+        return body[REASONING]
+    shown = THINK_BLOCK.search(message.get_text_content())
+    return shown.group(1).strip() if shown else ""
 
 
 def prompt_text(prompt_messages: list[PromptMessage]) -> str:
@@ -47,6 +65,9 @@ def wire_message(message: PromptMessage, input_audio: bool = False) -> dict[str,
             "content": THINK_BLOCK.sub("", message.get_text_content()),
         }
         if message.tool_calls:
+            # DeepSeek, Kimi K2 and GLM chat templates read the reasoning behind a tool call back.
+            if reasoning := reasoning_of(message):
+                wire[REASONING] = reasoning
             wire["tool_calls"] = [
                 {
                     "id": call.id,
