@@ -6,7 +6,8 @@ SIGTERM stops it) so the plugin, in-process or over stdio, talks to a real socke
 server where that matters: TCP_NODELAY, a listen backlog for hundreds of clients at once,
 chunked streams, the error bodies real servers send. Tests steer it through `/_control/*`:
 scripted faults for the next matching requests (see `FakeServer.fault` in conftest.py for the
-hostile ones), a required API key, model features (`/_control/features`), the list of requests
+hostile ones), a required API key, model features (`/_control/features`; `family` makes it answer
+as vLLM, SGLang, Ollama, LM Studio or LocalAI do, see fake_families.py), the list of requests
 it received (each with the order it was answered in) and how many waited for an answer at once.
 """
 
@@ -30,6 +31,8 @@ import zlib
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import fake_families
 
 # uid -> Xinference's description of a running model (GET /v1/models/{uid}), per model type below.
 MODELS: dict[str, dict[str, Any]] = {}
@@ -346,6 +349,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(fault["status"], body_out, fault.get("content_type", "application/json"))
             if self._hostile(fault):
                 return None
+        family = STATE.features.get("family")
+        found = fake_families.answer(family, method, path, body, list(MODELS)) if family else None
+        if found:
+            return self._send(*found)
         route = ROUTES.get((method, path))
         if route:
             return route(self, body, raw, fault)
@@ -381,7 +388,7 @@ class Handler(BaseHTTPRequestHandler):
         return self._send(200, {"ok": True})
 
     def _describe(self, uid: str) -> None:
-        if not STATE.describe:
+        if not STATE.describe or STATE.features.get("family"):
             return self._send(404, {"detail": "Not Found"})
         if uid not in MODELS:
             return self._send(400, {"detail": f"Model not found in the model list, uid: {uid}"})
@@ -509,6 +516,10 @@ def chat(handler: Handler, body: dict, raw: bytes, fault: Any) -> None:
         return None
     if body.get("model") not in MODELS:
         return handler._send(400, {"detail": f"Model not found: {body.get('model')}"})
+    context = STATE.features.get("context")
+    refusal = fake_families.overflow(context, body) if context else None
+    if refusal:
+        return handler._send(*refusal)
     script = (fault or {}).get("reply") or {}
     last = next((m for m in reversed(body["messages"]) if m.get("role") == "user"), {"content": ""})
     content = last["content"]
@@ -540,10 +551,12 @@ def chat(handler: Handler, body: dict, raw: bytes, fault: Any) -> None:
         )
     for piece in script.get("stream_tool_deltas", []):
         events.append({"choices": [{"index": 0, "delta": {"tool_calls": [piece]}}]})
-    for word in text.split(" ") if text else []:
-        events.append({"choices": [{"index": 0, "delta": {"content": word + " "}}]})
+    pieces = script.get("pieces") or [word + " " for word in (text.split(" ") if text else [])]
+    for piece in pieces:
+        events.append({"choices": [{"index": 0, "delta": {"content": piece}}]})
     finish = "tool_calls" if script.get("stream_tool_deltas") else "stop"
-    events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+    if not script.get("no_finish"):  # older LocalAI and Ollama end with [DONE] alone
+        events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
     events.extend(script.get("extra_events", []))
     if (body.get("stream_options") or {}).get("include_usage") and not script.get("no_usage"):
         events.append({"choices": [], "usage": usage})

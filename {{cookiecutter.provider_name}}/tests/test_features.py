@@ -20,7 +20,7 @@ from models import features
 {% for type in plan.types | sort(attribute="folder") if type.folder < "server" %}
 from models.{{ type.folder }}.{{ type.folder }} import {{ plan.class_name(type.name) }}
 {% endfor %}
-from models.server import limits, memory
+from models.server import limits
 from models.server.connection import Connection
 {% for type in plan.types | sort(attribute="folder") if type.folder > "server" %}
 from models.{{ type.folder }}.{{ type.folder }} import {{ plan.class_name(type.name) }}
@@ -109,7 +109,7 @@ def test_a_refusal_is_forgotten_after_its_time_so_replicas_and_upgraded_servers_
 ):
     conn = Connection.of(credentials("chat-model", request_timeout="9"))
     clock = [1000.0]
-    monkeypatch.setattr(memory.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(features.REFUSALS, "clock", lambda: clock[0])
     features.remember_refusal(conn, "chat-model", "user")
 
     clock[0] += limits.REFUSAL_MEMORY  # still within the bound

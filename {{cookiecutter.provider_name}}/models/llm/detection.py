@@ -12,12 +12,10 @@ and so is the server family that said it (`server_family`), which the live check
 from collections.abc import Mapping
 from typing import Any
 
-from models.server.vocabulary import NO, YES, ModelInfo
+from models.server.vocabulary import DETECTED, NO, SERVER_FAMILY, YES, ModelInfo
 
 # The provider form's defaults (provider/<provider>.yaml): an answer left at them is no answer.
 FORM_DEFAULTS = {"function_calling": NO, "vision": NO, "thinking": NO, "structured_output": NO}
-RECORD = "detected"  # e.g. "context_size=32768, function_calling=yes"
-FAMILY = "server_family"  # e.g. "vLLM"
 
 
 def learned_answers(info: ModelInfo) -> dict[str, str]:
@@ -64,8 +62,8 @@ def learn(credentials: dict[str, Any], info: ModelInfo | None, wanted: list[str]
     if merged or "extra_inputs" in credentials:
         credentials["extra_inputs"] = merged
     for key, value in (
-        (RECORD, ", ".join(f"{name}={value}" for name, value in sorted(stored.items()))),
-        (FAMILY, info.family if info else None),
+        (DETECTED, ", ".join(f"{name}={value}" for name, value in sorted(stored.items()))),
+        (SERVER_FAMILY, info.family if info else None),
     ):
         if value:
             credentials[key] = value
@@ -75,5 +73,5 @@ def learn(credentials: dict[str, Any], info: ModelInfo | None, wanted: list[str]
 
 def recorded(credentials: Mapping[str, Any]) -> dict[str, str]:
     """The answers an earlier validation detected, as it recorded them."""
-    pairs = (item.split("=", 1) for item in str(credentials.get(RECORD) or "").split(", ") if "=" in item)
+    pairs = (item.split("=", 1) for item in str(credentials.get(DETECTED) or "").split(", ") if "=" in item)
     return {name: value for name, value in pairs}

@@ -20,6 +20,7 @@ class Memory[K: Hashable, V]:
 
     def __init__(self, size: int, seconds: float) -> None:
         self.size, self.seconds = size, seconds
+        self.clock = time.monotonic  # a test may turn it
         self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -29,7 +30,7 @@ class Memory[K: Hashable, V]:
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            if time.monotonic() - entry[0] > self.seconds:
+            if self.clock() - entry[0] > self.seconds:
                 del self._entries[key]
                 return None
             self._entries.move_to_end(key)
@@ -38,7 +39,7 @@ class Memory[K: Hashable, V]:
     def put(self, key: K, value: V) -> None:
         """Remember `value` for `key` from now on, forgetting the least recently used if full."""
         with self._lock:
-            self._entries[key] = (time.monotonic(), value)
+            self._entries[key] = (self.clock(), value)
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)

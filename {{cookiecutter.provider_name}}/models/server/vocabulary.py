@@ -62,6 +62,9 @@ class Fault(NamedTuple):
 YES, NO = "yes", "no"
 THINKING_SWITCHABLE, THINKING_ALWAYS = "switchable", "always"  # the `thinking` answer, besides "no"
 CHAT, COMPLETION = "chat", "completion"  # the `mode` answer of an LLM
+# Kept beside the answers by validation: the server family that described the model ("vLLM"),
+# and what it detected ("context_size=32768, function_calling=yes"), see models/llm/detection.py.
+SERVER_FAMILY, DETECTED = "server_family", "detected"
 
 
 class ModelInfo(NamedTuple):

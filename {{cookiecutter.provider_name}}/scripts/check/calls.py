@@ -17,6 +17,10 @@ from typing import Any
 from scripts.check.failure import CheckFailed
 from scripts.check.plugin import PluginProcess
 
+# What validation keeps beside the answers (SERVER_FAMILY and DETECTED in models/server/vocabulary.py,
+# which the blank variant does not have): reported as the family, not as learned answers.
+SERVER_FAMILY, DETECTED = "server_family", "detected"
+
 
 def send(plugin: PluginProcess, action: str, deadline: float, **data: Any) -> list[Any]:
     """One request as Dify sends it: the results streamed back, or CheckFailed with the plugin's error."""
@@ -41,8 +45,11 @@ def validate(plugin: PluginProcess, model: dict[str, Any], deadline: float) -> t
         )
     stored = results[0].get("credentials") or {}
     given = model["credentials"]
-    learned = [f"{k}={v}" for k, v in stored.items() if k != "api_key" and given.get(k) != v]
-    return ("accepted; learned " + ", ".join(learned)) if learned else "accepted", results
+    family = stored.get(SERVER_FAMILY)
+    said = f"accepted by a {family} server" if family else "accepted"
+    kept = ("api_key", SERVER_FAMILY, DETECTED)
+    learned = [f"{k}={v}" for k, v in stored.items() if k not in kept and given.get(k) != v]
+    return (f"{said}; learned " + ", ".join(learned)) if learned else said, results
 
 
 def returned[T](found: T, what: str) -> T:

@@ -1,0 +1,358 @@
+"""Server families as tests/fake_server.py answers them, each fixture in the exact shape of its
+public source, named beside it (repository, file, commit or version read).
+
+A test picks a family with `server.control("features", {"family": "vllm"})`: the fake server then
+lists its models and answers that family's own endpoints as that server does, and no longer
+describes models Xinference's way. `{"context": {"limit": L, "prompt": P, "wording": W}}` makes
+its chat refuse a prompt of P tokens with a max_tokens beyond what L leaves, in wording W.
+"""
+
+from typing import Any
+
+CONTEXT = 32768  # the context every model of a family fixture runs with
+CREATED = 1767225600  # 2026-01-01, for the `created` fields
+
+
+# -- vLLM ---------------------------------------------------------------------------------------
+def vllm_card(uid: str) -> dict[str, Any]:
+    """vllm-project/vllm vllm/entrypoints/serve/engine/protocol.py (f1bf7bd): ModelCard, ModelPermission."""
+    permission = {
+        "id": "modelperm-0a1b2c3d",
+        "object": "model_permission",
+        "created": CREATED,
+        "allow_create_engine": False,
+        "allow_sampling": True,
+        "allow_logprobs": True,
+        "allow_search_indices": False,
+        "allow_view": True,
+        "allow_fine_tuning": False,
+        "organization": "*",
+        "group": None,
+        "is_blocking": False,
+    }
+    return {
+        "id": uid,
+        "object": "model",
+        "created": CREATED,
+        "owned_by": "vllm",
+        "root": f"/models/{uid}",
+        "parent": None,
+        "max_model_len": CONTEXT,
+        "permission": [permission],
+    }
+
+
+def vllm_error(message: str, status: int = 400) -> tuple[int, Any]:
+    """vllm/entrypoints/serve/engine/protocol.py (f1bf7bd): ErrorResponse {"error": ErrorInfo}."""
+    return status, {"error": {"message": message, "type": "BadRequestError", "param": None, "code": status}}
+
+
+def words(text: Any) -> int:
+    """The fake's tokenizer: one token per word."""
+    return len(str(text or "").split())
+
+
+def vllm_tokenize(body: Any) -> tuple[int, Any]:
+    """vllm/entrypoints/serve/tokenize/protocol.py (343bacaf): TokenizeCompletionRequest (prompt,
+    add_special_tokens) or TokenizeChatRequest (messages, tools, add_generation_prompt), answered
+    TokenizeResponse; anything else fails validation, which vLLM answers with a 400."""
+    body = body if isinstance(body, dict) else {}
+    if isinstance(body.get("prompt"), str):
+        count = words(body["prompt"]) + (1 if body.get("add_special_tokens", True) else 0)
+    elif isinstance(body.get("messages"), list):
+        count = sum(words(m.get("content")) + 4 for m in body["messages"] if isinstance(m, dict))
+        count += words(body.get("tools")) + (3 if body.get("add_generation_prompt", True) else 0)
+    else:
+        return vllm_error("1 validation error: Field required: prompt")
+    return 200, {"count": count, "max_model_len": CONTEXT, "tokens": list(range(count)), "token_strs": None}
+
+
+# -- SGLang -------------------------------------------------------------------------------------
+def sglang_card(uid: str) -> dict[str, Any]:
+    """sgl-project/sglang python/sglang/srt/entrypoints/openai/protocol.py (9b116df): ModelCard."""
+    return {
+        "id": uid,
+        "object": "model",
+        "created": CREATED,
+        "owned_by": "sglang",
+        "root": uid,
+        "max_model_len": CONTEXT,
+    }
+
+
+def sglang_model_info(uid: str) -> dict[str, Any]:
+    """python/sglang/srt/entrypoints/http_server.py: `/get_model_info` (0025436: model_path,
+    tokenizer_path, is_generation, preferred_sampling_params, weight_version); later releases
+    answer it as `/model_info` with has_image_understanding, has_audio_understanding,
+    model_type and architectures."""
+    return {
+        "model_path": f"/models/{uid}",
+        "tokenizer_path": f"/models/{uid}",
+        "is_generation": True,
+        "preferred_sampling_params": None,
+        "weight_version": "default",
+        "has_image_understanding": True,
+        "has_audio_understanding": False,
+        "model_type": "qwen2_5_vl",
+        "architectures": ["Qwen2_5_VLForConditionalGeneration"],
+    }
+
+
+def sglang_server_info(uid: str) -> dict[str, Any]:
+    """http_server.py (0025436) `/get_server_info`: dataclasses.asdict(ServerArgs) (a few of its
+    fields, python/sglang/srt/server_args.py), the scheduler's info, internal_states, version."""
+    return {
+        "model_path": f"/models/{uid}",
+        "served_model_name": uid,
+        "context_length": None,
+        "tool_call_parser": "qwen25",
+        "reasoning_parser": "qwen3",
+        "max_total_num_tokens": 262144,
+        "max_req_input_len": CONTEXT - 5,
+        "internal_states": [{"last_gen_throughput": 0.0}],
+        "version": "0.5.4",
+    }
+
+
+# -- Ollama -------------------------------------------------------------------------------------
+def ollama_card(uid: str) -> dict[str, Any]:
+    """ollama/ollama openai/openai.go (fb30760): Model in ListCompletion."""
+    return {"id": uid, "object": "model", "created": CREATED, "owned_by": "library"}
+
+
+OLLAMA_RUNNING = 8192  # the context Ollama runs the loaded model with (below what it was trained for)
+
+
+def ollama_show(body: Any, uids: list[str]) -> tuple[int, Any]:
+    """ollama/ollama api/types.go (fb30760): ShowResponse; capabilities from
+    types/model/capability.go; 404 {"error"} for a model it does not have (server/routes.go)."""
+    uid = body.get("model") if isinstance(body, dict) else None
+    if uid not in uids:
+        return 404, {"error": f"model '{uid}' not found"}
+    return 200, {
+        "license": "Apache License 2.0",
+        "modelfile": f"FROM /root/.ollama/models/blobs/sha256-{uid}",
+        "parameters": 'stop                           "<|im_start|>"\nstop                           "<|im_end|>"',
+        "template": "<|im_start|>... (the model's Go template)",
+        "details": {
+            "parent_model": "",
+            "format": "gguf",
+            "family": "qwen3",
+            "families": ["qwen3"],
+            "parameter_size": "8.2B",
+            "quantization_level": "Q4_K_M",
+        },
+        "model_info": {
+            "general.architecture": "qwen3",
+            "general.parameter_count": 8190735360,
+            "qwen3.context_length": 40960,
+            "qwen3.embedding_length": 4096,
+        },
+        "capabilities": ["completion", "tools", "thinking"],
+        "modified_at": "2026-01-01T00:00:00Z",
+    }
+
+
+def ollama_ps(uids: list[str]) -> dict[str, Any]:
+    """api/types.go (fb30760): ProcessResponse, ProcessModelResponse with context_length."""
+    return {
+        "models": [
+            {
+                "name": uid,
+                "model": uid,
+                "size": 6654289920,
+                "digest": "500a1f067a9f782620b40bee6f7b0c89e17ae61f686b92c24933e4ca4b2b8b41",
+                "details": {"format": "gguf", "family": "qwen3", "parameter_size": "8.2B"},
+                "expires_at": "2026-01-01T00:05:00Z",
+                "size_vram": 6654289920,
+                "context_length": OLLAMA_RUNNING,
+            }
+            for uid in uids
+        ]
+    }
+
+
+# -- LM Studio ----------------------------------------------------------------------------------
+LM_STUDIO_LOADED = 16384  # the context the model is loaded with
+
+
+def lm_studio_card(uid: str) -> dict[str, Any]:
+    """LM Studio's OpenAI-compatible `/v1/models` (lmstudio-ai/docs, 0_app/4_api/3_openai-rest-api/
+    overview.md, 6d051b8): id, object, owned_by."""
+    return {"id": uid, "object": "model", "owned_by": "organization_owner"}
+
+
+def lm_studio_v0(uid: str) -> dict[str, Any]:
+    """lmstudio-ai/docs 0_app/4_api/2_rest/v0.md (74328bc): GET /api/v0/models/{model}."""
+    return {
+        "id": uid,
+        "object": "model",
+        "type": "vlm",
+        "publisher": "mlx-community",
+        "arch": "qwen2_vl",
+        "compatibility_type": "mlx",
+        "quantization": "4bit",
+        "state": "loaded",
+        "max_context_length": CONTEXT,
+    }
+
+
+def lm_studio_v1(uids: list[str]) -> dict[str, Any]:
+    """lmstudio-ai/docs 0_app/4_api/2_rest/list.md (a3d2830): GET /api/v1/models."""
+    return {
+        "models": [
+            {
+                "type": "llm",
+                "publisher": "mlx-community",
+                "key": uid,
+                "display_name": uid,
+                "architecture": "qwen2_vl",
+                "quantization": {"name": "4bit", "bits_per_weight": 4},
+                "size_bytes": 4681234567,
+                "params_string": "7B",
+                "loaded_instances": [{"id": uid, "config": {"context_length": LM_STUDIO_LOADED}}],
+                "max_context_length": CONTEXT,
+                "format": "mlx",
+                "capabilities": {"vision": True, "trained_for_tool_use": True},
+                "description": None,
+            }
+            for uid in uids
+        ]
+    }
+
+
+# -- LocalAI ------------------------------------------------------------------------------------
+def localai_card(uid: str) -> dict[str, Any]:
+    """mudler/LocalAI core/schema/openai.go: OpenAIModel {id, object}."""
+    return {"id": uid, "object": "model"}
+
+
+def localai_tokenize(body: Any) -> tuple[int, Any]:
+    """mudler/LocalAI core/schema/tokenize.go (6c9aee4): TokenizeRequest {content, model},
+    TokenizeResponse {tokens}."""
+    content = body.get("content") if isinstance(body, dict) else None
+    return 200, {"tokens": list(range(words(content)))}
+
+
+CARDS = {
+    "vllm": vllm_card,
+    "sglang": sglang_card,
+    "ollama": ollama_card,
+    "lm-studio": lm_studio_card,
+    "localai": localai_card,
+}
+
+
+def answer(family: str, method: str, path: str, body: Any, uids: list[str]) -> tuple[int, Any] | None:
+    """The family's answer to a request, or None where it answers as any OpenAI-style server
+    (chat, embeddings...). Paths a family does not have get None too: the fake's 404."""
+    if (method, path) == ("GET", "/v1/models"):
+        return 200, {"object": "list", "data": [CARDS[family](uid) for uid in uids]}
+    routes: dict[tuple[str, str, str], Any] = {
+        ("vllm", "POST", "/tokenize"): lambda: vllm_tokenize(body),
+        ("sglang", "GET", "/get_model_info"): lambda: (200, sglang_model_info(uids[0])),
+        ("sglang", "GET", "/get_server_info"): lambda: (200, sglang_server_info(uids[0])),
+        ("ollama", "POST", "/api/show"): lambda: ollama_show(body, uids),
+        ("ollama", "GET", "/api/ps"): lambda: (200, ollama_ps(uids)),
+        ("lm-studio", "GET", "/api/v1/models"): lambda: (200, lm_studio_v1(uids)),
+        ("localai", "POST", "/v1/tokenize"): lambda: localai_tokenize(body),
+    }
+    if family == "lm-studio" and method == "GET" and path.startswith("/api/v0/models/"):
+        uid = path.removeprefix("/api/v0/models/")
+        return (200, lm_studio_v0(uid)) if uid in uids else (404, {"error": f"Model '{uid}' not found"})
+    found = routes.get((family, method, path))
+    return found() if found else None
+
+
+# -- context overflow ---------------------------------------------------------------------------
+# How each server refuses a prompt of `prompt` tokens with `asked` max_tokens in a context of
+# `limit`: the status and body, and whether it refuses a request that fills the context exactly.
+def _vllm_old(limit: int, prompt: int, asked: int) -> Any:
+    # vllm/entrypoints/openai/serving_engine.py (7ded96b), _validate_input
+    message = (
+        f"This model's maximum context length is {limit} tokens. However, you requested {asked + prompt} "
+        f"tokens ({prompt} in the messages, {asked} in the completion). Please reduce the length of the "
+        "messages or completion."
+    )
+    return {"object": "error", "message": message, "type": "BadRequestError", "param": None, "code": 400}
+
+
+def _vllm_engine(limit: int, prompt: int, asked: int) -> Any:
+    # vllm/entrypoints/openai/engine/serving.py (619e4b31), _validate_input
+    message = (
+        f"'max_tokens' or 'max_completion_tokens' is too large: {asked}. This model's maximum context "
+        f"length is {limit} tokens and your request has {prompt} input tokens ({asked} > {limit} - {prompt})."
+    )
+    return vllm_error(message)[1]
+
+
+def _vllm_renderer(limit: int, prompt: int, asked: int) -> Any:
+    # vllm/renderers/params.py (1aa021e), TokenizeParams._token_len_check
+    message = (
+        f"You passed {prompt} input tokens and requested {asked} output tokens. However, the model's "
+        f"context length is only {limit} tokens, resulting in a maximum input length of {limit - asked} "
+        "tokens. Please reduce the length of the input prompt."
+    )
+    return vllm_error(message)[1]
+
+
+def _sglang(limit: int, prompt: int, asked: int) -> Any:
+    # sgl-project/sglang python/sglang/srt/managers/tokenizer_manager.py (45205d8), _validate_one_request;
+    # the error body: http_server.py's ErrorResponse
+    message = (
+        f"Requested token count exceeds the model's maximum context length of {limit} tokens. You "
+        f"requested a total of {asked + prompt} tokens: {prompt} tokens from the input messages and "
+        f"{asked} tokens for the completion. Please reduce the number of tokens in the input messages "
+        "or the completion to fit within the limit."
+    )
+    return {"object": "error", "message": message, "type": "Bad Request", "param": None, "code": 400}
+
+
+def _llama_cpp(limit: int, prompt: int, asked: int) -> Any:
+    # ggml-org/llama.cpp tools/server/server-context.cpp: send_error(..., ERROR_TYPE_EXCEED_CONTEXT_SIZE),
+    # its body from server-task.cpp (n_prompt_tokens, n_ctx); the words as in xllamacpp 2026.10.11549
+    message = (
+        f"request ({prompt} tokens) exceeds the available context size ({limit} tokens), try increasing it"
+    )
+    error = {"code": 400, "message": message, "type": "exceed_context_size_error"}
+    return {"error": error | {"n_prompt_tokens": prompt, "n_ctx": limit}}
+
+
+def _ollama(limit: int, prompt: int, asked: int) -> Any:
+    # ollama/ollama x/mlxrunner/pipeline.go (fb30760), passed on as {"error": {"message"}} by openai/openai.go
+    message = f"input length ({prompt} tokens) exceeds the model's maximum context length ({limit} tokens)"
+    return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}
+
+
+def _lm_studio(limit: int, prompt: int, asked: int) -> Any:
+    # LM Studio 0.3.x (closed source): lmstudio-ai/lmstudio-bug-tracker issues 237 and 546
+    return {
+        "error": f"<LM Studio error> Trying to keep the first {prompt} tokens when context the overflows. "
+        f"However, the model is loaded with context length of only {limit} tokens, which is not enough. "
+        "Try to load the model with a larger context length, or provide a shorter input. Error Data: n/a, "
+        "Additional Data: n/a"
+    }
+
+
+# wording: (body, whether the prompt alone is checked (llama.cpp, Ollama, LM Studio), refused at == limit)
+WORDINGS = {
+    "vllm-0.8": (_vllm_old, False, False),
+    "vllm-0.11": (_vllm_engine, False, False),
+    "vllm-0.13": (_vllm_renderer, False, False),
+    "sglang": (_sglang, False, True),
+    "llama.cpp": (_llama_cpp, True, True),
+    "ollama": (_ollama, True, True),
+    "lm-studio": (_lm_studio, True, True),
+}
+
+
+def overflow(context: dict[str, Any], body: dict[str, Any]) -> tuple[int, Any] | None:
+    """The refusal of `body` by a server whose context `context` describes, or None if it fits."""
+    limit, prompt = context["limit"], context["prompt"]
+    make, prompt_only, at_limit = WORDINGS[context["wording"]]
+    asked = body.get("max_tokens", body.get("max_completion_tokens"))
+    asked = asked if type(asked) is int else limit - prompt
+    total = prompt if prompt_only else prompt + asked
+    if total > limit or (at_limit and total == limit):
+        return 400, make(limit, prompt, asked)
+    return None
