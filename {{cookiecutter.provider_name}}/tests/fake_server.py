@@ -504,7 +504,9 @@ REFUSALS = {
 
 def refused(handler: Handler, body: dict) -> bool:
     """Answer as a server that does not know a field of the `refuse` feature, if one was sent."""
-    field = next((field for field in STATE.features.get("refuse", []) if field in body), None)
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    sent = set(body) | {key for message in messages for key in message}  # reasoning_content is a message's
+    field = next((field for field in STATE.features.get("refuse", []) if field in sent), None)
     if field is None:
         return False
     handler._send(*REFUSALS[STATE.features.get("style", "openai")](field))

@@ -1,6 +1,7 @@
 {% set plan = cookiecutter | plan %}
-"""LLM features against the loopback server: structured output, thinking, audio, video and
-document parts, user identity, refused fields, and what validation detects.
+"""LLM features against the loopback server: structured output, thinking and the reasoning kept
+with tool calls, audio, video and document parts, user identity, refused fields, a context too
+small for max_tokens, and what validation detects.
 """
 
 import base64
@@ -10,9 +11,12 @@ import json
 import pytest
 from dify_plugin.entities.model import ModelFeature
 from dify_plugin.entities.model.message import (
+    AssistantPromptMessage,
     AudioPromptMessageContent,
     DocumentPromptMessageContent,
+    PromptMessageTool,
     TextPromptMessageContent,
+    ToolPromptMessage,
     UserPromptMessage,
     VideoPromptMessageContent,
 )
@@ -242,6 +246,138 @@ def test_reasoning_of_a_thinking_model_is_surfaced_in_think_tags(llm, server, cr
     assert answer_of(chunks).strip() == "<think>\nFrance's capital\n</think>\nParis"
 
 
+@pytest.mark.parametrize(
+    ("answers", "default"),
+    [({}, 512), ({"thinking": "switchable"}, 4096), ({"thinking": "always", "max_tokens": "2048"}, 2048)],
+    ids=["plain", "thinking", "thinking-within-the-upper-bound"],
+)
+def test_a_thinking_model_gets_a_default_max_tokens_its_reasoning_does_not_eat(llm, answers, default):
+    schema = llm.get_customizable_model_schema("m", {"context_size": "32768", **answers})
+
+    assert next(rule for rule in schema.parameter_rules if rule.name == "max_tokens").default == default
+
+
+# A model whose chat template opened <think> (DeepSeek R1 distills): its text holds only the closing tag.
+LONE_CLOSE = ["France's ", "capital</th", "ink>\n\nParis"]  # the tag split across events
+REPAIRED = "<think>\nFrance's capital</think>\n\nParis"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
+@pytest.mark.parametrize(
+    ("answers", "pieces", "whole", "streamed"),
+    [
+        ({"thinking": "always"}, LONE_CLOSE, REPAIRED, REPAIRED),
+        (
+            {"thinking": "switchable"},
+            ["<thi", "nk>France's capital</think>", "Paris"],
+            "<think>France's capital</think>Paris",
+            "<think>France's capital</think>Paris",
+        ),
+        # Not set up as thinking: streamed, the reasoning was passed on before its tag came.
+        ({}, LONE_CLOSE, REPAIRED, "France's capital\n\n\n\nParis"),
+    ],
+    ids=["always-thinks", "split-opening-tag", "thinking-unknown"],
+)
+def test_a_lone_closing_think_tag_never_reaches_dify(
+    llm, server, credentials, answers, pieces, whole, streamed, stream
+):
+    server.fault("/v1/chat/completions", reply={"content": "".join(pieces), "pieces": pieces})
+
+    text = answer_of(chat(llm, credentials("chat-model", **answers), stream=stream)).strip()
+
+    assert text == (streamed if stream else whole)
+
+
+WEATHER = PromptMessageTool(
+    name="get_weather",
+    description="Current weather in a city",
+    parameters={"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+)
+CALL = {
+    "id": "call_1",
+    "type": "function",
+    "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
+def test_the_reasoning_behind_a_tool_call_goes_back_to_the_server_on_the_next_turn(
+    llm, server, credentials, stream
+):
+    reply = {"content": "", "reasoning_content": "Oslo needs a lookup", "tool_calls": [CALL]}
+    server.fault("/v1/chat/completions", reply=reply | {"stream_tool_deltas": [CALL | {"index": 0}]})
+    question = UserPromptMessage(content="Weather in Oslo?")
+    given = credentials("chat-model", thinking="always", function_calling="yes")
+
+    chunks = chat(llm, given, stream=stream, messages=[question], tools=[WEATHER])
+    answered = chunks[-1].delta.message  # what Dify keeps as the assistant's turn
+    assert answered.tool_calls and answered.opaque_body == {"reasoning_content": "Oslo needs a lookup"}
+    turn = AssistantPromptMessage(
+        content="", tool_calls=answered.tool_calls, opaque_body=answered.opaque_body
+    )
+    result = ToolPromptMessage(content="12 C", tool_call_id=answered.tool_calls[0].id, name="get_weather")
+    chat(llm, given, stream=stream, messages=[question, turn, result], tools=[WEATHER])
+
+    sent = posts(server)[-1]["messages"][1]
+    assert sent["role"] == "assistant" and sent["reasoning_content"] == "Oslo needs a lookup"
+
+
+def test_dify_gets_the_reasoning_of_a_tool_call_and_gives_it_back_over_stdio(plugin, server, credentials):
+    reply = {
+        "content": "",
+        "reasoning_content": "Oslo needs a lookup",
+        "stream_tool_deltas": [CALL | {"index": 0}],
+    }
+    server.fault("/v1/chat/completions", reply=reply)
+    request = {
+        "model_type": "llm",
+        "model": "chat-model",
+        "credentials": credentials("chat-model", function_calling="yes"),
+        "model_parameters": {},
+        "stop": [],
+        "tools": [WEATHER.model_dump()],
+        "stream": True,
+    }
+    question = {"role": "user", "content": "Weather in Oslo?"}
+
+    chunks, error = plugin.call("invoke_llm", **request, prompt_messages=[question])
+    assert error is None, error
+    turn = chunks[-1]["delta"]["message"]  # as Dify keeps the assistant's turn
+    assert turn["opaque_body"] == {"reasoning_content": "Oslo needs a lookup"}
+    result = {
+        "role": "tool",
+        "content": "12 C",
+        "tool_call_id": turn["tool_calls"][0]["id"],
+        "name": "get_weather",
+    }
+    _, error = plugin.call("invoke_llm", **request, prompt_messages=[question, turn, result])
+    assert error is None, error
+
+    assert posts(server)[-1]["messages"][1]["reasoning_content"] == "Oslo needs a lookup"
+
+
+def test_a_server_refusing_reasoning_content_gets_the_turn_without_it(llm, server, credentials):
+    server.control("features", {"refuse": ["reasoning_content"], "style": "pydantic"})
+    turn = AssistantPromptMessage(
+        content="",
+        tool_calls=[AssistantPromptMessage.ToolCall(**CALL)],
+        opaque_body={"reasoning_content": "Oslo needs a lookup"},
+    )
+    history = [
+        UserPromptMessage(content="Weather?"),
+        turn,
+        ToolPromptMessage(content="12 C", tool_call_id="call_1"),
+    ]
+    given = credentials("chat-model", request_timeout=str(next(UNUSED_TIMEOUTS)))
+
+    chunks = chat(llm, given, messages=history, tools=[WEATHER])
+
+    first, retry = posts(server)
+    assert first["messages"][1]["reasoning_content"] == "Oslo needs a lookup"
+    assert "reasoning_content" not in retry["messages"][1]
+    assert answer_of(chunks).startswith("pong")
+
+
 # -- LLM: audio, video and document parts ---------------------------------------------------------
 
 
@@ -410,6 +546,69 @@ def test_a_4xx_that_is_no_refusal_of_an_optional_field_is_not_retried(llm, serve
             llm, credentials("chat-model", request_timeout="8"), user="u", model_parameters={"max_tokens": 32}
         )
     assert len(posts(server)) == 1
+
+
+# -- LLM: a prompt and max_tokens beyond the model's context -------------------------------------
+# The fake server refuses as each server words it (tests/fake_families.py names the source).
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
+@pytest.mark.parametrize("wording", ["vllm-0.8", "vllm-0.11", "vllm-0.13", "sglang"])
+def test_a_max_tokens_the_context_cannot_hold_is_asked_again_once_with_one_that_fits(
+    llm, server, credentials, wording, stream, caplog
+):
+    server.control("features", {"context": {"limit": 1000, "prompt": 900, "wording": wording}})
+
+    chunks = chat(llm, credentials("chat-model"), stream=stream, model_parameters={"max_tokens": 512})
+
+    assert answer_of(chunks).strip() == "pong: Where is the Eiffel tower?"
+    first, retry = posts(server)
+    assert (first["max_tokens"], retry["max_tokens"]) == (512, 99)  # 1000 - 900, less the one SGLang keeps
+    assert "asking again with max_tokens = 99 instead of 512" in caplog.text  # in the daemon's plugin log
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
+@pytest.mark.parametrize(
+    ("wording", "prompt"),
+    [
+        ("vllm-0.8", 1000),
+        ("vllm-0.11", 1000),
+        ("vllm-0.13", 1000),
+        ("sglang", 1000),
+        ("llama.cpp", 1200),  # these three refuse only a prompt longer than the context
+        ("ollama", 1200),
+        ("lm-studio", 1200),
+    ],
+)
+def test_a_prompt_that_fills_the_context_is_one_clear_error_with_both_numbers(
+    llm, server, credentials, wording, prompt, stream
+):
+    server.control("features", {"context": {"limit": 1000, "prompt": prompt, "wording": wording}})
+
+    with pytest.raises(InvokeBadRequestError) as caught:
+        chat(llm, credentials("chat-model"), stream=stream, model_parameters={"max_tokens": 512})
+
+    message = str(caught.value)
+    assert f"the prompt takes {prompt} tokens of the model's 1000-token context, leaving no room" in message
+    assert f"127.0.0.1:{server.port}" in message and "shorten the prompt" in message
+    assert len(posts(server)) == 1
+
+
+def test_a_second_refusal_after_the_retry_is_the_error_not_a_third_attempt(llm, server, credentials):
+    # vllm/entrypoints/openai/engine/serving.py's words, from a server that counts the prompt again higher
+    def refusal(asked: int, prompt: int) -> dict:
+        message = (
+            f"'max_tokens' or 'max_completion_tokens' is too large: {asked}. This model's maximum context "
+            f"length is 1000 tokens and your request has {prompt} input tokens ({asked} > 1000 - {prompt})."
+        )
+        return {"error": {"message": message, "type": "BadRequestError", "param": None, "code": 400}}
+
+    server.fault("/v1/chat/completions", status=400, body=refusal(512, 900))
+    server.fault("/v1/chat/completions", status=400, body=refusal(99, 950))
+
+    with pytest.raises(InvokeBadRequestError, match="the prompt takes 950 tokens of the model's 1000-token"):
+        chat(llm, credentials("chat-model"), model_parameters={"max_tokens": 512})
+    assert [body["max_tokens"] for body in posts(server)] == [512, 99]
 
 
 # -- LLM: what validation detects ---------------------------------------------------------------------

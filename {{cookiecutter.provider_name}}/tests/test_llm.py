@@ -107,6 +107,38 @@ def test_streaming_chat_yields_text_then_one_final_chunk_with_usage(llm, server,
     assert sent(server)["stream_options"] == {"include_usage": True}
 
 
+@pytest.mark.parametrize(
+    ("reply", "finish"),
+    [
+        ({"content": "all here"}, "stop"),
+        (
+            {
+                "content": "",
+                "stream_tool_deltas": [
+                    {
+                        "index": 0,
+                        "id": "call_1",
+                        "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                    }
+                ],
+            },
+            "tool_calls",
+        ),
+    ],
+    ids=["text", "tool-call"],
+)
+def test_a_stream_that_ends_with_done_but_no_finish_reason_ends_normally(
+    llm, server, credentials, reply, finish
+):
+    server.fault(CHAT, reply=reply | {"no_finish": True})  # older LocalAI and Ollama, some gateways
+
+    chunks = invoke(llm, credentials("chat-model"), tools=[WEATHER])
+
+    assert text_of(chunks) == ("all here " if finish == "stop" else "")
+    assert chunks[-1].delta.finish_reason == finish
+    assert len(chunks[-1].delta.message.tool_calls) == (finish == "tool_calls")
+
+
 def test_text_events_that_arrive_together_go_on_as_one_chunk(llm, server, credentials):
     def event(delta: dict, **choice: str) -> str:
         return "data: " + json.dumps({"choices": [{"index": 0, "delta": delta, **choice}]})

@@ -165,14 +165,17 @@ FEATURE_ANSWERS = {
 }
 
 
-def recover(conn: Connection, payload: dict[str, Any], error: InvokeBadRequestError) -> dict[str, Any]:
+def recover(
+    conn: Connection, payload: dict[str, Any], error: InvokeBadRequestError, first: dict[str, Any]
+) -> dict[str, Any]:
     """The payload to send again after a 4xx answer, or raise that error, explained.
 
-    A max_tokens beyond what the context leaves is lowered to fit (models/llm/overflow.py); an
+    A max_tokens beyond what the context leaves is lowered to fit, once (models/llm/overflow.py;
+    `first` is the payload as first sent); an
     optional field the server refuses is left out (and remembered a while for this connection);
     a refused feature field gets an error saying which answer turns the feature off.
     """
-    refitted = overflow.refit(payload, error)
+    refitted = overflow.refit(payload, error, first)
     if refitted is not None:
         return refitted
     field = features.refused_field(error, payload)

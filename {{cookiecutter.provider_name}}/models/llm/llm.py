@@ -97,9 +97,10 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
     def _without_refusals[T](
         self, conn: Connection, path: str, payload: dict[str, Any], send: Callable[[dict[str, Any]], T]
     ) -> T:
-        """`send(payload)`, sent again without each optional field the server refuses; the
-        attempts after the first end within what is left of request_timeout."""
-        deadline = time.monotonic() + conn.timeout
+        """`send(payload)`, sent again without each optional field the server refuses (or with a
+        max_tokens that fits the context); the attempts after the first end within what is left
+        of request_timeout."""
+        deadline, first = time.monotonic() + conn.timeout, payload
         message = f"POST {conn.url(path)} did not complete within request_timeout = {conn.timeout:g} s"
         attempt: AbstractContextManager[None] = nullcontext()
         while True:
@@ -107,7 +108,7 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
                 with attempt:
                     return send(payload)
             except InvokeBadRequestError as error:
-                payload = recover(conn, payload, error)
+                payload = recover(conn, payload, error, first)
             attempt = time_limit(deadline - time.monotonic(), message)
 
     def _events(self, conn: Connection, path: str, payload: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -42,16 +42,19 @@ def read_overflow(message: str) -> Overflow | None:
     return None
 
 
-def refit(payload: dict[str, Any], error: InvokeBadRequestError) -> dict[str, Any] | None:
+def refit(
+    payload: dict[str, Any], error: InvokeBadRequestError, first: dict[str, Any]
+) -> dict[str, Any] | None:
     """The payload with a max_tokens that fits the context, if `error` refused it for its length;
     None if `error` is about something else. Raises a clear InvokeBadRequestError when no
-    max_tokens fits (or one that should have fitted was refused too)."""
+    max_tokens fits, or when the payload was refitted already (`first`: as first sent)."""
     found = read_overflow(str(error))
     if found is None:
         return None
     field = next((name for name in LIMIT_FIELDS if type(payload.get(name)) is int), None)
     room = found.limit - found.prompt - MARGIN if found.prompt is not None else 0
-    if field is None or room < 1 or payload[field] <= room:
+    sent_first = next((first[name] for name in LIMIT_FIELDS if name in first), None)
+    if field is None or room < 1 or payload[field] <= room or payload[field] != sent_first:
         raise InvokeBadRequestError(f"{error} ({nothing_fits(found)})") from error
     logger.warning(
         "%s: the prompt takes %s of the model's %s tokens of context; asking again with %s = %s "
