@@ -246,6 +246,27 @@ def test_a_server_refusing_stream_options_passes_as_the_plugin_leaves_the_field_
     assert "stream_options" in sent[0] and "stream_options" not in sent[-1], sent
 
 
+@pytest.mark.parametrize(
+    ("family", "name", "detected"),
+    [
+        ("vllm", "vLLM", ["structured_output=yes", "context_size=32768"]),
+        ("ollama", "Ollama", ["function_calling=yes", "thinking=switchable", "context_size=8192"]),
+        ("lm-studio", "LM Studio", ["function_calling=yes", "vision=yes", "context_size=16384"]),
+    ],
+)
+def test_the_check_names_the_server_family_it_recognised_and_what_it_detected(
+    server, check_plugin, family, name, detected
+):
+    server.control("features", {"family": family})
+
+    status, output = check_in(check_plugin, "--server-url", server.url, "--llm", UID["llm"], "-v")
+
+    assert status == 0, output
+    [validation] = [row for row in rows(output) if (row["type"], row["check"]) == ("llm", "credentials")]
+    assert validation["detail"].startswith(f"accepted ({name} server); learned "), validation
+    assert all(answer in validation["detail"] for answer in detected), validation
+
+
 {% endif %}
 def test_without_models_it_checks_the_server_and_lists_what_it_runs(server, check_plugin):
     status, output = check_in(check_plugin, "--server-url", server.url)

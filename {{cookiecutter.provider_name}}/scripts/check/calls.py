@@ -46,7 +46,7 @@ def validate(plugin: PluginProcess, model: dict[str, Any], deadline: float) -> t
     stored = results[0].get("credentials") or {}
     given = model["credentials"]
     family = stored.get(SERVER_FAMILY)
-    said = f"accepted by a {family} server" if family else "accepted"
+    said = f"accepted ({family} server)" if family else "accepted"
     kept = ("api_key", SERVER_FAMILY, DETECTED)
     learned = [f"{k}={v}" for k, v in stored.items() if k not in kept and given.get(k) != v]
     return (f"{said}; learned " + ", ".join(learned)) if learned else said, results
