@@ -184,12 +184,8 @@ def lm_studio_card(uid: str) -> dict[str, Any]:
 
 def lm_studio_v0(uid: str) -> dict[str, Any]:
     """lmstudio-ai/docs 0_app/4_api/2_rest/v0.md (74328bc): GET /api/v0/models/{model}."""
-    return {
-        "id": uid,
-        "object": "model",
-        "type": "vlm",
-        "publisher": "mlx-community",
-        "arch": "qwen2_vl",
+    model = {"id": uid, "object": "model", "type": "vlm", "publisher": "mlx-community", "arch": "qwen2_vl"}
+    return model | {
         "compatibility_type": "mlx",
         "quantization": "4bit",
         "state": "loaded",
@@ -265,94 +261,98 @@ def answer(family: str, method: str, path: str, body: Any, uids: list[str]) -> t
 
 
 # -- context overflow ---------------------------------------------------------------------------
-# How each server refuses a prompt of `prompt` tokens with `asked` max_tokens in a context of
-# `limit`: the status and body, and whether it refuses a request that fills the context exactly.
-def _vllm_old(limit: int, prompt: int, asked: int) -> Any:
-    # vllm/entrypoints/openai/serving_engine.py (7ded96b), _validate_input
-    message = (
-        f"This model's maximum context length is {limit} tokens. However, you requested {asked + prompt} "
-        f"tokens ({prompt} in the messages, {asked} in the completion). Please reduce the length of the "
-        "messages or completion."
-    )
-    return {"object": "error", "message": message, "type": "BadRequestError", "param": None, "code": 400}
+def flat_error(message: str, kind: str) -> dict[str, Any]:
+    """The error body of FastAPI servers before OpenAI's nesting: older vLLM's ErrorResponse
+    (serving_engine.py, 7ded96b), SGLang's (http_server.py, 0025436)."""
+    return {"object": "error", "message": message, "type": kind, "param": None, "code": 400}
 
 
-def _vllm_engine(limit: int, prompt: int, asked: int) -> Any:
-    # vllm/entrypoints/openai/engine/serving.py (619e4b31), _validate_input
-    message = (
-        f"'max_tokens' or 'max_completion_tokens' is too large: {asked}. This model's maximum context "
-        f"length is {limit} tokens and your request has {prompt} input tokens ({asked} > {limit} - {prompt})."
-    )
-    return vllm_error(message)[1]
-
-
-def _vllm_renderer(limit: int, prompt: int, asked: int) -> Any:
-    # vllm/renderers/params.py (1aa021e), TokenizeParams._token_len_check
-    message = (
-        f"You passed {prompt} input tokens and requested {asked} output tokens. However, the model's "
-        f"context length is only {limit} tokens, resulting in a maximum input length of {limit - asked} "
-        "tokens. Please reduce the length of the input prompt."
-    )
-    return vllm_error(message)[1]
-
-
-def _sglang(limit: int, prompt: int, asked: int) -> Any:
-    # sgl-project/sglang python/sglang/srt/managers/tokenizer_manager.py (45205d8), _validate_one_request;
-    # the error body: http_server.py's ErrorResponse
-    message = (
-        f"Requested token count exceeds the model's maximum context length of {limit} tokens. You "
-        f"requested a total of {asked + prompt} tokens: {prompt} tokens from the input messages and "
-        f"{asked} tokens for the completion. Please reduce the number of tokens in the input messages "
-        "or the completion to fit within the limit."
-    )
-    return {"object": "error", "message": message, "type": "Bad Request", "param": None, "code": 400}
-
-
-def _llama_cpp(limit: int, prompt: int, asked: int) -> Any:
-    # ggml-org/llama.cpp tools/server/server-context.cpp: send_error(..., ERROR_TYPE_EXCEED_CONTEXT_SIZE),
-    # its body from server-task.cpp (n_prompt_tokens, n_ctx); the words as in xllamacpp 2026.10.11549
-    message = (
-        f"request ({prompt} tokens) exceeds the available context size ({limit} tokens), try increasing it"
-    )
+def llama_cpp_error(message: str, limit: int, prompt: int) -> dict[str, Any]:
+    """ggml-org/llama.cpp tools/server/server-task.cpp: the error's JSON, with n_prompt_tokens and n_ctx."""
     error = {"code": 400, "message": message, "type": "exceed_context_size_error"}
     return {"error": error | {"n_prompt_tokens": prompt, "n_ctx": limit}}
 
 
-def _ollama(limit: int, prompt: int, asked: int) -> Any:
-    # ollama/ollama x/mlxrunner/pipeline.go (fb30760), passed on as {"error": {"message"}} by openai/openai.go
-    message = f"input length ({prompt} tokens) exceeds the model's maximum context length ({limit} tokens)"
+def openai_error(message: str) -> dict[str, Any]:
+    """ollama/ollama openai/openai.go (fb30760): NewError, as its OpenAI routes answer an error."""
     return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}
 
 
-def _lm_studio(limit: int, prompt: int, asked: int) -> Any:
+# How each server refuses a prompt of {prompt} tokens with {asked} max_tokens ({total} together)
+# in a context of {limit} tokens: its words, its error body, whether it checks the prompt alone,
+# and whether it refuses a request that fills the context exactly.
+WORDINGS: dict[str, tuple[str, Any, bool, bool]] = {
+    # vllm/entrypoints/openai/serving_engine.py (7ded96b), _validate_input
+    "vllm-0.8": (
+        "This model's maximum context length is {limit} tokens. However, you requested {total} tokens "
+        "({prompt} in the messages, {asked} in the completion). Please reduce the length of the messages "
+        "or completion.",
+        lambda message, limit, prompt: flat_error(message, "BadRequestError"),
+        False,
+        False,
+    ),
+    # vllm/entrypoints/openai/engine/serving.py (619e4b31), _validate_input
+    "vllm-0.11": (
+        "'max_tokens' or 'max_completion_tokens' is too large: {asked}. This model's maximum context length "
+        "is {limit} tokens and your request has {prompt} input tokens ({asked} > {limit} - {prompt}).",
+        lambda message, limit, prompt: vllm_error(message)[1],
+        False,
+        False,
+    ),
+    # vllm/renderers/params.py (1aa021e), TokenizeParams._token_len_check
+    "vllm-0.13": (
+        "You passed {prompt} input tokens and requested {asked} output tokens. However, the model's context "
+        "length is only {limit} tokens, resulting in a maximum input length of {room} tokens. Please reduce "
+        "the length of the input prompt.",
+        lambda message, limit, prompt: vllm_error(message)[1],
+        False,
+        False,
+    ),
+    # sgl-project/sglang python/sglang/srt/managers/tokenizer_manager.py (45205d8), _validate_one_request
+    "sglang": (
+        "Requested token count exceeds the model's maximum context length of {limit} tokens. You requested "
+        "a total of {total} tokens: {prompt} tokens from the input messages and {asked} tokens for the "
+        "completion. Please reduce the number of tokens in the input messages or the completion to fit "
+        "within the limit.",
+        lambda message, limit, prompt: flat_error(message, "Bad Request"),
+        False,
+        True,
+    ),
+    # ggml-org/llama.cpp tools/server/server-context.cpp, ERROR_TYPE_EXCEED_CONTEXT_SIZE (the words
+    # as in the server of the xllamacpp 2026.10.11549 wheel)
+    "llama.cpp": (
+        "request ({prompt} tokens) exceeds the available context size ({limit} tokens), try increasing it",
+        llama_cpp_error,
+        True,
+        True,
+    ),
+    # ollama/ollama x/mlxrunner/pipeline.go (fb30760)
+    "ollama": (
+        "input length ({prompt} tokens) exceeds the model's maximum context length ({limit} tokens)",
+        lambda message, limit, prompt: openai_error(message),
+        True,
+        True,
+    ),
     # LM Studio 0.3.x (closed source): lmstudio-ai/lmstudio-bug-tracker issues 237 and 546
-    return {
-        "error": f"<LM Studio error> Trying to keep the first {prompt} tokens when context the overflows. "
-        f"However, the model is loaded with context length of only {limit} tokens, which is not enough. "
-        "Try to load the model with a larger context length, or provide a shorter input. Error Data: n/a, "
-        "Additional Data: n/a"
-    }
-
-
-# wording: (body, whether the prompt alone is checked (llama.cpp, Ollama, LM Studio), refused at == limit)
-WORDINGS = {
-    "vllm-0.8": (_vllm_old, False, False),
-    "vllm-0.11": (_vllm_engine, False, False),
-    "vllm-0.13": (_vllm_renderer, False, False),
-    "sglang": (_sglang, False, True),
-    "llama.cpp": (_llama_cpp, True, True),
-    "ollama": (_ollama, True, True),
-    "lm-studio": (_lm_studio, True, True),
+    "lm-studio": (
+        "<LM Studio error> Trying to keep the first {prompt} tokens when context the overflows. However, the "
+        "model is loaded with context length of only {limit} tokens, which is not enough. Try to load the "
+        "model with a larger context length, or provide a shorter input. Error Data: n/a, Additional Data: n/a",
+        lambda message, limit, prompt: {"error": message},
+        True,
+        True,
+    ),
 }
 
 
 def overflow(context: dict[str, Any], body: dict[str, Any]) -> tuple[int, Any] | None:
     """The refusal of `body` by a server whose context `context` describes, or None if it fits."""
     limit, prompt = context["limit"], context["prompt"]
-    make, prompt_only, at_limit = WORDINGS[context["wording"]]
+    words, error, prompt_only, at_limit = WORDINGS[context["wording"]]
     asked = body.get("max_tokens", body.get("max_completion_tokens"))
     asked = asked if type(asked) is int else limit - prompt
-    total = prompt if prompt_only else prompt + asked
-    if total > limit or (at_limit and total == limit):
-        return 400, make(limit, prompt, asked)
-    return None
+    checked = prompt if prompt_only else prompt + asked
+    if checked < limit or (checked == limit and not at_limit):
+        return None
+    message = words.format(limit=limit, prompt=prompt, asked=asked, total=prompt + asked, room=limit - asked)
+    return 400, error(message, limit, prompt)

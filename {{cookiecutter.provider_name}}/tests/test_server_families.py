@@ -1,12 +1,4 @@
 {% set plan = cookiecutter | plan %}
-{% set fakes = {
-  "llm": "chat-model",
-  "text-embedding": "embed-model",
-  "rerank": "rerank-model",
-  "speech2text": "whisper",
-  "tts": "tts-model",
-  "moderation": "moderation-model",
-} %}
 """Server families against the loopback server answering in each family's own shapes (each
 fixture in tests/fake_families.py names the public source it copies): which family validation
 recognises and what it detects, the tokenizer each family counts with, and how long a server's
@@ -20,6 +12,7 @@ import pytest
 from dify_plugin.entities.model.message import UserPromptMessage
 {% endif %}
 from fake_families import CONTEXT, LM_STUDIO_LOADED, OLLAMA_RUNNING
+from fake_server import MODELS
 
 {% if plan.has("llm") %}
 from models.llm.llm import {{ plan.class_name("llm") }}
@@ -31,7 +24,7 @@ from models.server.tokens import Tokenizer
 from models.server.vocabulary import THINKING_SWITCHABLE, ModelInfo
 
 KEYS = itertools.count()  # a new key makes a new connection: nothing remembered for it yet
-UID = "{{ fakes[plan.types[0].name] }}"  # a model the loopback server runs in every bake
+UID = next(iter(MODELS))  # a model the loopback server runs in every bake
 
 
 @pytest.fixture

@@ -39,11 +39,7 @@ class Tokenizer:
 
     def count(self, text: str) -> int | None:
         """The tokens the server turns `text` into, special tokens (BOS, [CLS]...) included."""
-        for family in families.TOKENIZERS:
-            counted = self._ask(family, *family.count_request(self.uid, text), family.read_count)
-            if counted is not None:
-                return counted
-        return None
+        return self._first("count_request", "read_count", text)
 
     def count_chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int | None:
         """The tokens of a chat (and its tools) as the model's chat template renders it: the
@@ -51,22 +47,19 @@ class Tokenizer:
         prompt = self.chat_prompt(messages, tools)
         if prompt is not None:
             return self.count(prompt)
-        for family in families.TOKENIZERS:
-            if hasattr(family, "chat_count_request"):
-                ask = family.chat_count_request(self.uid, messages, tools)
-                counted = self._ask(family, *ask, family.read_count)
-                if counted is not None:
-                    return counted
-        return None
+        return self._first("chat_count_request", "read_count", messages, tools)
 
     def chat_prompt(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str | None:
         """The prompt the server makes of a chat with its chat template."""
+        return self._first("template_request", "read_prompt", messages, tools)
+
+    def _first(self, request: str, read: str, *args: Any) -> Any:
+        """The first answer of the TOKENIZERS that make `request`, as their `read` reads it."""
         for family in families.TOKENIZERS:
-            if hasattr(family, "template_request"):
-                ask = family.template_request(self.uid, messages, tools)
-                prompt = self._ask(family, *ask, family.read_prompt)
-                if prompt is not None:
-                    return prompt
+            if hasattr(family, request):
+                found = self._ask(family, *getattr(family, request)(self.uid, *args), getattr(family, read))
+                if found is not None:
+                    return found
         return None
 
     def _ask[T](
