@@ -273,10 +273,11 @@ REPAIRED = "<think>\nFrance's capital</think>\n\nParis"
             "<think>France's capital</think>Paris",
             "<think>France's capital</think>Paris",
         ),
-        # Not set up as thinking: streamed, the reasoning was passed on before its tag came.
+        # Not set up as always thinking: streamed, the reasoning was passed on before its tag came.
+        ({"thinking": "switchable"}, LONE_CLOSE, REPAIRED, "France's capital\n\n\n\nParis"),
         ({}, LONE_CLOSE, REPAIRED, "France's capital\n\n\n\nParis"),
     ],
-    ids=["always-thinks", "split-opening-tag", "thinking-unknown"],
+    ids=["always-thinks", "split-opening-tag", "switchable", "thinking-unknown"],
 )
 def test_a_lone_closing_think_tag_never_reaches_dify(
     llm, server, credentials, answers, pieces, whole, streamed, stream
@@ -286,6 +287,17 @@ def test_a_lone_closing_think_tag_never_reaches_dify(
     text = answer_of(chat(llm, credentials("chat-model", **answers), stream=stream)).strip()
 
     assert text == (streamed if stream else whole)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
+def test_an_answer_without_reasoning_stays_the_answer_with_thinking_switched_on(
+    llm, server, credentials, stream
+):
+    given = credentials("chat-model", thinking="switchable")
+
+    text = answer_of(chat(llm, given, stream=stream, model_parameters={"enable_thinking": True}))
+
+    assert text.strip() == "pong: Where is the Eiffel tower?"  # not taken for reasoning
 
 
 WEATHER = PromptMessageTool(

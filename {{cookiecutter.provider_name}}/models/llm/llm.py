@@ -162,7 +162,7 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
     ) -> Generator[LLMResultChunk, None, None]:
         """Yield the answer's text as it arrives, then one chunk with tool calls, usage and finish reason."""
         try:
-            asked, thinks = self._asked_tokens(credentials, payload), thinks_first(credentials, payload)
+            asked, thinks = self._asked_tokens(credentials, payload), thinks_first(credentials)
             answer = StreamedAnswer(conn.url(path), path == CHAT_PATH, wants_json(payload), asked, thinks)
             index = 0
             for event in self._events(conn, path, payload):

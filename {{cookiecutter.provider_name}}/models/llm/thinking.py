@@ -7,8 +7,8 @@ writes only the closing `</think>`: everything before it is reasoning. `ThinkTag
 that, also when a tag arrives split across stream events, so that Dify never gets a lone tag.
 
 Streamed, the plugin cannot look ahead: it opens the tag itself at the start of the answer
-when the model is set up as thinking (`thinking` "always", or the thinking switch on); a lone
-`</think>` that arrives anyway becomes a paragraph break. Whole answers are repaired exactly.
+when the model is set up as always thinking (`thinking` "always"); a lone `</think>` that
+arrives anyway becomes a paragraph break. Whole answers are repaired exactly.
 """
 
 from collections.abc import Mapping
@@ -19,11 +19,12 @@ from models.server.vocabulary import THINKING_ALWAYS
 OPEN, CLOSE = "<think>", "</think>"
 
 
-def thinks_first(credentials: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
-    """Whether the model reasons before it answers: it always does, or the switch is on."""
-    switch = payload.get("chat_template_kwargs")
-    switched_on = isinstance(switch, dict) and switch.get("enable_thinking") is True
-    return credentials.get("thinking") == THINKING_ALWAYS or switched_on
+def thinks_first(credentials: Mapping[str, Any]) -> bool:
+    """Whether the model always reasons before it answers (R1 distills, QwQ): then a stream that
+    starts without `<think>` starts inside the block its chat template opened. A model that
+    thinks when switched on is not assumed to: wrongly assumed, its whole answer would be
+    shown as reasoning."""
+    return credentials.get("thinking") == THINKING_ALWAYS
 
 
 def lone_close(text: str) -> bool:
