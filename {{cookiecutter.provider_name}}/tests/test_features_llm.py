@@ -159,13 +159,25 @@ def test_structured_output_parameters_are_dropped_for_a_model_without_the_featur
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
-def test_structured_answer_is_the_bare_json_even_when_the_model_reasons(llm, server, credentials, stream):
-    server.fault(
-        "/v1/chat/completions", reply={"content": '{"city": "Paris"}', "reasoning_content": "it is in France"}
-    )
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"content": '{"city": "Paris"}', "reasoning_content": "it is in France"},
+        {
+            "content": 'it is in France</think>{"city": "Paris"}',
+            "pieces": ["it is in France</think>", '{"city": "Paris"}'],
+        },
+    ],
+    ids=["reasoning-apart", "reasoning-before-a-lone-tag"],
+)
+def test_structured_answer_is_the_bare_json_even_when_the_model_reasons(
+    llm, server, credentials, reply, stream
+):
+    server.fault("/v1/chat/completions", reply=reply)
+    answers = STRUCTURED | {"thinking": "always"}  # an R1 distill's template opens <think> itself
     parameters = {"response_format": "json_schema", "json_schema": json.dumps({"schema": CITY, "name": "x"})}
 
-    chunks = chat(llm, credentials("chat-model", **STRUCTURED), stream=stream, model_parameters=parameters)
+    chunks = chat(llm, credentials("chat-model", **answers), stream=stream, model_parameters=parameters)
 
     assert json.loads(answer_of(chunks)) == {"city": "Paris"}  # what Dify parses as structured output
 
