@@ -63,7 +63,7 @@ YES, NO = "yes", "no"
 THINKING_SWITCHABLE, THINKING_ALWAYS = "switchable", "always"  # the `thinking` answer, besides "no"
 CHAT, COMPLETION = "chat", "completion"  # the `mode` answer of an LLM
 # Kept beside the answers by validation: the server family that described the model ("vLLM"),
-# and what it detected ("context_size=32768, function_calling=yes"), see models/llm/detection.py.
+# and what it detected ("context_size=32768, function_calling=yes"), see the LLM's detection.py.
 SERVER_FAMILY, DETECTED = "server_family", "detected"
 
 

@@ -4,7 +4,7 @@ Every server is first an OpenAI-style server (openai.py): its models are listed 
 `GET /v1/models`, and a model's type is told by one small real request. A family adds what its
 servers say beyond that, in the words of models/server/vocabulary.py (`ModelInfo`). A family
 file does no I/O: it names the requests to make and reads the answers; models/server/probes.py,
-tokens.py and models/llm/overflow.py do the asking and the reading, in the order set here. No
+tokens.py and the LLM's overflow.py do the asking and the reading, in the order set here. No
 SDK import in this folder (the check script reads Xinference's model types through it).
 
 To add a family, write its file with the names of each role it plays, and list it below:

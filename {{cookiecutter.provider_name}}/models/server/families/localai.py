@@ -3,7 +3,7 @@
 Shape read from LocalAI's source (github.com/mudler/LocalAI, core/schema/tokenize.go, 6c9aee4):
 `{"model", "content"}` answered `{"tokens": [...]}`. LocalAI says nothing else about a model
 through its API (its `/v1/models` lists ids only); older releases end a stream with `[DONE]`
-and no `finish_reason`, which models/llm/answers.py takes as a normal end.
+and no `finish_reason`, which the LLM's answers.py takes as a normal end.
 """
 
 from typing import Any
