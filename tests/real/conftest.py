@@ -50,8 +50,8 @@ def pytest_runtest_logreport(report):
     server = next((s for s in (*SERVERS, *SPEECH_SERVERS) if params.startswith(s)), "-")
     rest = params.removeprefix(server).strip("-]")
     case = f"{name}[{rest}]" if rest else name
-    if hasattr(report, "wasxfail"):  # an expected failure: a finding the test names in its reason
-        outcome = "xfailed" if report.skipped else "FAILED (passed where a failure was expected)"
+    if hasattr(report, "wasxfail"):  # a finding (expect_finding); a strict one that passes is a failure
+        outcome = "xfailed" if report.skipped else "xpassed"
     else:
         outcome = "skipped" if report.skipped else ("passed" if report.passed else "FAILED")
     cell = _outcomes.setdefault(case, {})
