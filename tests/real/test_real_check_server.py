@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from real.conftest import expect_finding
 from real.servers import free_port
 
 # Real servers: `tests/run.sh` runs these in one process, after the rest, so each starts once.
@@ -47,7 +48,7 @@ ROWS = {"llm": 3, "text-embedding": 2, "rerank": 2}
 def by_url(server) -> dict[str, list[str]]:
     """The server's model types, grouped by the URL each is saved with (llama.cpp: one per type)."""
     groups: dict[str, list[str]] = {}
-    for model_type in server.models:
+    for model_type in filter(ROWS.__contains__, server.models):  # the default plugin's types
         groups.setdefault(server.url_for(model_type), []).append(model_type)
     return groups
 
@@ -94,7 +95,8 @@ def mistake(case: str, server) -> tuple[list[str], str, str]:
 
 
 @pytest.mark.parametrize("case", ["wrong key", "wrong uid", "wrong type", "dead port", "path after the port"])
-def test_each_mistake_prints_its_fix_line_and_exits_1(real_server, bake, case):
+def test_each_mistake_prints_its_fix_line_and_exits_1(real_server, bake, case, request):
+    expect_finding(request, real_server, case)
     args, key, fix = mistake(case, real_server)
 
     done = check(bake("default"), *args, key=key)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from real.conftest import needs_model_routing, validated
+from real.conftest import expect_finding, needs_model_routing, validated
 from real.test_real_tokens import server_count
 from real.texts import KINDS, sample
 
@@ -78,7 +78,8 @@ def test_calls_after_the_servers_keep_alive_time_succeed(real_server, real_plugi
         assert error is None, (idle, error)
 
 
-def test_a_long_text_is_embedded_from_its_start(real_server, real_plugin, embedder):
+def test_a_long_text_is_embedded_from_its_start(real_server, real_plugin, embedder, request):
+    expect_finding(request, real_server, "embedding limit")
     start = sample("prose", 600)
     results, error = embed(real_plugin, embedder, [start + sample("hex", 8000), start])
 
@@ -104,7 +105,8 @@ def test_token_counts_are_the_servers_own_where_it_has_a_tokenizer(llama_cpp, re
     assert counted["num_tokens"] == [server_count(llama_cpp, "text-embedding", text) for text in texts]
 
 
-def test_a_wrong_key_is_an_authorization_error(real_server, real_plugin, embedder):
+def test_a_wrong_key_is_an_authorization_error(real_server, real_plugin, embedder, request):
+    expect_finding(request, real_server, "wrong key")
     results, error = embed(real_plugin, {**embedder, "api_key": "sk-wrong-key-123456"}, ["hi"])
 
     assert error["error_type"] == "InvokeAuthorizationError", error

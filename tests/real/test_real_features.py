@@ -11,7 +11,7 @@ import json
 import pytest
 
 from real import cache, servers
-from real.conftest import validated
+from real.conftest import expect_finding, validated
 
 pytestmark = pytest.mark.real
 
@@ -47,13 +47,26 @@ def chat(plugin, credentials, parameters, stream=False, model="llm-model"):
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
-def test_structured_output_is_detected_and_the_answer_follows_the_schema(real_server, real_plugin, stream):
+def test_structured_output_is_detected_and_the_answer_follows_the_schema(real_server, real_plugin, stream, request):
+    expect_finding(request, real_server, "structured output")
     stored = validated(real_plugin, real_server, "llm")
-    assert stored["structured_output"] == "yes"  # llama.cpp's /props; Xinference runs this GGUF on llama.cpp
+    assert stored.get("structured_output") == "yes"  # llama.cpp's /props; Xinference runs this GGUF on llama.cpp
 
+    assert_follows_the_schema(real_plugin, stored, stream)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
+def test_structured_output_the_user_switches_on_follows_the_schema_through_the_gateway(gateway, real_plugin, stream):
+    """Where the plugin detects nothing, the person answers "yes"; LiteLLM passes the schema to llama.cpp."""
+    stored = validated(real_plugin, gateway, "llm", structured_output="yes")
+
+    assert_follows_the_schema(real_plugin, stored, stream)
+
+
+def assert_follows_the_schema(plugin, stored: dict, stream: bool) -> None:
     schema = json.dumps({"name": "llm_response", "schema": COLOUR})
     chunks, error = chat(
-        real_plugin, stored, {"max_tokens": 48, "response_format": "json_schema", "json_schema": schema}, stream
+        plugin, stored, {"max_tokens": 48, "response_format": "json_schema", "json_schema": schema}, stream
     )
 
     assert error is None, error

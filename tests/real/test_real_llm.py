@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from real.conftest import needs_model_routing, validated
+from real.conftest import expect_finding, needs_model_routing, validated
 
 # Real servers: `tests/run.sh` runs these in one process, after the rest, so each starts once.
 pytestmark = pytest.mark.real
@@ -122,7 +122,8 @@ def test_token_count_matches_the_servers_own_count(real_server, real_plugin, cha
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
-def test_a_wrong_key_is_an_authorization_error_without_the_key(real_server, real_plugin, chat, stream):
+def test_a_wrong_key_is_an_authorization_error_without_the_key(real_server, real_plugin, chat, stream, request):
+    expect_finding(request, real_server, "wrong key")
     wrong = {**chat, "api_key": "sk-wrong-key-123456"}
 
     chunks, error = invoke(real_plugin, wrong, stream=stream)

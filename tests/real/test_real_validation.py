@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from real.conftest import validated
+from real.conftest import expect_finding, validated
 from real.servers import TYPES
 
 # Real servers: `tests/run.sh` runs these in one process, after the rest, so each starts once.
@@ -24,8 +24,9 @@ def test_each_model_validates_as_its_own_type(real_server, real_plugin, model_ty
     ids=lambda value: value,
 )
 def test_a_model_of_another_type_is_refused_and_the_message_says_what_it_is(
-    real_server, real_plugin, model_type, other
+    real_server, real_plugin, model_type, other, request
 ):
+    expect_finding(request, real_server, f"wrong type: {model_type} asked, {other} model")
     credentials = real_server.credentials(other)  # that model's id and URL, saved as `model_type`
 
     results, error = real_plugin.call(
@@ -56,7 +57,8 @@ def test_an_unknown_model_is_refused_naming_it(real_server, real_plugin, model_t
 
 
 @pytest.mark.parametrize("model_type", TYPES)
-def test_a_wrong_api_key_is_refused_without_showing_either_key(real_server, real_plugin, model_type):
+def test_a_wrong_api_key_is_refused_without_showing_either_key(real_server, real_plugin, model_type, request):
+    expect_finding(request, real_server, "wrong key")
     wrong = "sk-wrong-" + "9" * 20
     credentials = real_server.credentials(model_type, api_key=wrong)
 
@@ -69,7 +71,8 @@ def test_a_wrong_api_key_is_refused_without_showing_either_key(real_server, real
     assert wrong not in json.dumps(error) and real_server.api_key not in json.dumps(error)
 
 
-def test_provider_credentials_are_checked_against_the_server(real_server, real_plugin):
+def test_provider_credentials_are_checked_against_the_server(real_server, real_plugin, request):
+    expect_finding(request, real_server, "wrong key")
     good = {"server_url": real_server.url, "api_key": real_server.api_key}
     results, error = real_plugin.call("validate_provider_credentials", credentials=good)
     assert error is None, error
