@@ -669,6 +669,8 @@ WORKING_ONLY = (
     "tests/test_server.py",
     "tests/test_guide.py",
     "tests/test_hostile.py",
+    "tests/model_calls.py",
+    "tests/test_network.py",
     "models/features.py",
     "tests/test_features.py",
     "tests/test_features_llm.py",

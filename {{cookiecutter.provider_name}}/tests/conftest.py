@@ -54,8 +54,9 @@ class FakeServer:
         self.control("fault", {"path": path, **behaviour})
 
     def config(self, **settings: Any) -> None:
-        """`api_key` the server requires; `describe` false hides GET /v1/models/{uid}; `hold` N
-        answers nothing until N requests wait at once (503 to all after `hold_timeout` s)."""
+        """`api_key` the server requires; `describe` false hides GET /v1/models/{uid}; `mount` is
+        where the API's routes are instead of /v1 ("" at the root); `hold` N answers nothing until
+        N requests wait at once (503 to all after `hold_timeout` s)."""
         self.control("config", settings)
 
     def requests(self, path: str | None = None) -> list[dict[str, Any]]:

@@ -52,6 +52,7 @@ class State:
             self.faults: list[dict[str, Any]] = []
             self.api_key: str | None = None
             self.describe = True  # False: behave like a server without GET /v1/models/{uid}
+            self.mount = "/v1"  # where the API's routes are: "" at the root, "/api/v1" under a gateway
             self.hold: threading.Barrier | None = None  # answer nothing until this many requests wait
             self.requests: list[dict[str, Any]] = []
             self.epoch += 1
@@ -139,6 +140,15 @@ class Trickle:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.wfile, name)  # flush, close, closed
+
+
+def mounted(path: str) -> str:
+    """The path as the routes below know it (under /v1), for a server whose API is at STATE.mount;
+    a path outside the mount is one no route answers."""
+    mount = STATE.mount
+    if mount == "/v1" or path.startswith("/_control/"):
+        return path
+    return "/v1" + path[len(mount) :] if path.startswith(mount + "/") else "/not-mounted" + path
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -301,10 +311,11 @@ class Handler(BaseHTTPRequestHandler):
         self._handle("POST", self._body())
 
     def _handle(self, method: str, raw: bytes) -> None:
-        path = self.path.split("?")[0]
+        received = self.path.split("?")[0]
         self.fault = None
-        if path.startswith("/_control/"):
-            return self._control(path, raw)
+        if received.startswith("/_control/"):
+            return self._control(received, raw)
+        path = mounted(received)
         content_type = self.headers.get("Content-Type", "")
         body: Any = None
         if raw and content_type.startswith("application/json"):
@@ -312,7 +323,7 @@ class Handler(BaseHTTPRequestHandler):
         with STATE.lock:
             self.entry = {
                 "method": method,
-                "path": path,
+                "path": received,
                 "json": body,
                 "size": len(raw),
                 "content_type": content_type,
@@ -370,6 +381,7 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/_control/config":
             STATE.api_key = command.get("api_key", STATE.api_key)
             STATE.describe = command.get("describe", STATE.describe)
+            STATE.mount = command.get("mount", STATE.mount)
             if command.get("hold"):
                 STATE.hold = threading.Barrier(command["hold"], timeout=command.get("hold_timeout", 30))
         elif path == "/_control/requests":

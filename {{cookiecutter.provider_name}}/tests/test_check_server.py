@@ -170,7 +170,7 @@ def spoil(case: str, server: FakeServer) -> tuple[list[str], dict[str, str], str
         fix = r"the name 'no-such-host\.invalid' (does|did) not resolve"
     elif case == "path after the port":
         url += "/api"
-        fix = rf"/api/v1 is not the API \(404\), http://127\.0\.0\.1:{port}/v1 is: set server_url to http://127\.0\.0\.1:{port}$"
+        fix = rf"/api is not the API \(404\), http://127\.0\.0\.1:{port}/v1 is: set server_url to http://127\.0\.0\.1:{port}$"
     elif case == "web page":
         server.fault("/v1", status=200, body="<html>Sign in</html>", content_type="text/html", times=50)
         fix = r"/v1/models answers, but not with JSON: is 127\.0\.0\.1:\d+ the model server's API, not a web page\?"
@@ -254,6 +254,23 @@ def test_without_models_it_checks_the_server_and_lists_what_it_runs(server, chec
     assert [row["type"] for row in rows(output)] == ["provider"]
     assert f"No model given: add --{FIRST} UID" in output
     assert f"{UID[FIRST]} ({FIRST})" in output
+
+
+def test_the_check_says_where_the_api_is_and_finds_routes_at_the_servers_root(server, check_plugin):
+    server.config(mount="")  # an API at the root, as Infinity and TEI serve it
+    model = [f"--{FIRST}", UID[FIRST]]
+
+    status, output = check_in(check_plugin, "--server-url", server.url, *model)
+
+    assert status == 1, output
+    assert f"API at: {server.url}/v1 (/v1 added to a URL without a path)" in output
+    fix = f"{server.url}/v1 is not the API (404), {server.url} is: its routes are at the root: --set routes_at_root=yes"
+    assert fix in [row["fix"] for row in rows(output)], output
+
+    status, output = check_in(check_plugin, "--server-url", server.url, "--set", "routes_at_root=yes", *model)
+
+    assert status == 0, output
+    assert f"API at: {server.url} (the server's root, as routes_at_root=yes says)" in output
 
 
 @pytest.mark.parametrize(

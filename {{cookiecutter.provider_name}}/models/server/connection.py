@@ -14,8 +14,8 @@ import httpx
 from dify_plugin.errors.model import InvokeBadRequestError
 
 from models.server import limits
-from models.server.families.openai import API_PREFIX
-from models.server.vocabulary import FIELD, Fault
+from models.server.families.openai import api_base, server_root
+from models.server.vocabulary import FIELD, YES, Fault
 
 URL_EXAMPLE = "e.g. http://192.168.1.100:9997"
 
@@ -23,7 +23,7 @@ URL_EXAMPLE = "e.g. http://192.168.1.100:9997"
 class Connection(NamedTuple):
     """Where and how to reach the server. Equal settings make equal connections: one pool serves them."""
 
-    base_url: str  # always ends with API_PREFIX
+    base_url: str  # where the API's routes are (families/openai.py's api_base)
     api_key: str
     timeout: float
     retries: int
@@ -32,7 +32,7 @@ class Connection(NamedTuple):
     def of(cls, credentials: Mapping[str, Any]) -> "Connection":
         """Read and check the connection settings; raise InvokeBadRequestError if they are unusable."""
         return cls(
-            base_url=base_url(credentials.get("server_url")),
+            base_url=base_url(credentials.get("server_url"), credentials.get("routes_at_root")),
             api_key=api_key(credentials.get("api_key")),
             timeout=within(credentials.get("request_timeout"), limits.DEFAULT_TIMEOUT, *limits.TIMEOUT_RANGE),
             retries=int(
@@ -41,15 +41,17 @@ class Connection(NamedTuple):
         )
 
     def url(self, path: str) -> str:
-        """The URL of an API path: under API_PREFIX, or beside it if it starts with "/" (llama.cpp's /props)."""
-        # ADAPT: URL building: every request's URL is made here, from server_url and API_PREFIX.
+        """The URL of an API path: under the base URL, or at the server's root if it starts with "/"
+        (llama.cpp's /props)."""
+        # ADAPT: URL building: every request's URL is made here, from the base URL.
         if path.startswith("/"):
-            return f"{self.base_url.removesuffix(API_PREFIX)}{path}"
+            return f"{server_root(self.base_url)}{path}"
         return f"{self.base_url}/{path}"
 
 
-def base_url(value: object) -> str:
-    """`server_url` as the base of every request: scheme, host, port and path prefix, ending in API_PREFIX."""
+def base_url(value: object, routes_at_root: object = None) -> str:
+    """`server_url` as the base of every request: as given if it has a path, else with /v1 added
+    (none with `routes_at_root`); see families/openai.py's api_base."""
     raw = str(value or "").strip()
     if any(ch.isspace() or not ch.isprintable() for ch in raw):
         raise refused(
@@ -74,14 +76,12 @@ def base_url(value: object) -> str:
         )
     if port == 0:
         raise refused("server_url", "must have a port number from 1 to 65535")
-    base = f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
-    if base.lower().endswith(API_PREFIX):
-        base = base[: -len(API_PREFIX)]
+    base = api_base(f"{parts.scheme}://{parts.netloc}", parts.path, str(routes_at_root or "") == YES)
     try:
         httpx.URL(base)
     except (httpx.InvalidURL, ValueError):
         raise refused("server_url", f"is not a valid URL ({URL_EXAMPLE})") from None
-    return f"{base}{API_PREFIX}"
+    return base
 
 
 def api_key(value: object) -> str:
