@@ -21,8 +21,10 @@ import functools
 import hashlib
 {% endif %}
 import json
+import re
 import signal
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -168,8 +170,10 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _echo(self, text: str) -> str:
-        """`text` with {api_key} replaced by the key this request carried: a server echoing it."""
+        """`text` with {api_key} replaced by the key this request carried, and {header:<name>} by
+        that header's value: a server echoing them."""
         key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+        text = re.sub(r"\{header:([\w-]+)\}", lambda m: self.headers.get(m.group(1)) or "", text)
         return text.replace("{api_key}", key)
 
     def _send(self, status: int, body: Any, content_type: str = "application/json") -> None:
@@ -328,6 +332,7 @@ class Handler(BaseHTTPRequestHandler):
                 "size": len(raw),
                 "content_type": content_type,
                 "authorization": self.headers.get("Authorization"),
+                "headers": {name.lower(): value for name, value in self.headers.items()},
                 "accept_encoding": self.headers.get("Accept-Encoding"),
                 "client_port": self.client_address[1],  # equal across requests = a reused connection
                 "form": form_fields(content_type, raw) if content_type.startswith("multipart/") else None,
@@ -713,6 +718,15 @@ ROUTES[("POST", "/v1/moderations")] = moderate
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024  # the listen backlog: hundreds of clients may connect at once
+    tls: ssl.SSLContext | None = None  # set: an https server
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        """A client's socket, wrapped in TLS if this is an https server: the handshake happens on
+        the first read, in that client's thread, so a client refusing the certificate stops no other."""
+        connection, address = super().get_request()
+        if self.tls is not None:
+            connection = self.tls.wrap_socket(connection, server_side=True, do_handshake_on_connect=False)
+        return connection, address
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up mid-answer is normal here (the plugin gave up on a hostile one)."""
@@ -732,8 +746,12 @@ def main() -> None:
     parser.add_argument(
         "--lifetime", type=float, default=600.0, help="seconds before the server stops itself"
     )
+    parser.add_argument("--certificate", help="serve https with this PEM certificate chain and key")
     args = parser.parse_args()
     server = Server(("127.0.0.1", args.port), Handler)
+    if args.certificate:
+        server.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.tls.load_cert_chain(args.certificate)
     try:
         # Set, not inherited: a background job of a script starts with SIGINT ignored, and one
         # Ctrl+C or one SIGTERM (the tests' stop) must end the server all the same.

@@ -25,7 +25,6 @@ from dify_plugin.errors.model import (
 from test_features import wav
 
 from models.llm.llm import {{ plan.class_name("llm") }}
-from models.server import limits
 
 # -- LLM: what the schema declares ------------------------------------------------------------
 
@@ -493,15 +492,14 @@ def test_an_error_answer_to_props_means_no_llama_cpp_and_validation_passes(llm, 
     assert "structured_output" not in given
 
 
-def test_a_silent_props_endpoint_ends_validation_within_the_check_limit(
-    llm, server, credentials, monkeypatch
+def test_a_silent_props_endpoint_ends_validation_within_request_timeout(
+    llm, server, credentials, short_timeouts
 ):
-    monkeypatch.setattr(limits, "CHECK_TIMEOUT", 0.5)
     server.control("config", {"describe": False})
     server.fault("/props", delay=5)
 
-    with pytest.raises(CredentialsValidateFailedError, match="credential check within 0.5 s"):
-        llm.validate_credentials("chat-model", credentials("chat-model", request_timeout="240"))
+    with pytest.raises(CredentialsValidateFailedError, match="within request_timeout = 0.5 s"):
+        llm.validate_credentials("chat-model", credentials("chat-model", request_timeout="0.5"))
 
 
 def test_dify_gets_structured_output_and_the_thinking_switch_over_stdio(plugin, server, credentials):

@@ -255,7 +255,7 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
         """
         wanted = extra_inputs(credentials, strict=True)
         uid = model_uid(credentials, model)
-        with credential_check(credentials) as conn:  # all requests together within CHECK_TIMEOUT
+        with credential_check(credentials) as conn:  # all requests together within request_timeout
             info = validate_model(conn, credentials, uid, "llm") or described_features(conn, uid)
         found = learned_answers(info) if info else {}
         detected = found.pop("extra_inputs", "")

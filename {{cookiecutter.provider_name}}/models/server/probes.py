@@ -1,6 +1,7 @@
 """Checks made while Dify saves credentials: is the server there, does it run the model, and as
 the right type? Each family says what its servers tell (families/); this module asks them, in
-the order families/__init__.py sets, all within CHECK_TIMEOUT.
+the order families/__init__.py sets, all within request_timeout (a CPU server's first answer,
+e.g. Whisper loading its model, takes what the person setting it up allows).
 """
 
 import math
@@ -30,8 +31,8 @@ NO_SUCH_ENDPOINT = frozenset({404, 405, 501})
 
 @contextmanager
 def credential_check(credentials: Mapping[str, Any]) -> Iterator[Connection]:
-    """The connection, for a credential check that ends within CHECK_TIMEOUT; any failure becomes
-    CredentialsValidateFailedError.
+    """The connection, for a credential check whose requests all end within request_timeout; any
+    failure becomes CredentialsValidateFailedError.
 
     Settings that calls would keep within their ranges are refused here, so the person sees why.
     """
@@ -39,8 +40,10 @@ def credential_check(credentials: Mapping[str, Any]) -> Iterator[Connection]:
         conn = Connection.of(credentials)
         _check_range(credentials, "request_timeout", *limits.TIMEOUT_RANGE)
         _check_range(credentials, "max_retries", 0, limits.MAX_RETRIES, whole=True)
-        seconds = limits.CHECK_TIMEOUT
-        with time_limit(seconds, f"{conn.base_url} did not pass the credential check within {seconds:g} s"):
+        message = (
+            f"{conn.base_url} did not pass the credential check within request_timeout = {conn.timeout:g} s"
+        )
+        with time_limit(conn.timeout, message):
             yield conn
     except InvokeError as error:
         raise validation_failed(error) from None
@@ -60,13 +63,12 @@ def _check_range(
 
 
 def probe(conn: Connection, path: str, absent: frozenset[int] = NO_SUCH_ENDPOINT) -> Any:
-    """GET within CHECK_TIMEOUT; the JSON answered, or None if the status is one of `absent`
+    """GET within request_timeout; the JSON answered, or None if the status is one of `absent`
     (the server has no such endpoint) or the answer is not JSON.
 
     Other error answers raise, e.g. Xinference's 400 for a uid it does not run.
     """
-    limit = (limits.CHECK_TIMEOUT, f"{limits.CHECK_TIMEOUT:g} s, the limit for a credential check")
-    answer = request(conn, "GET", path, limit=limit, allowed=absent)
+    answer = request(conn, "GET", path, allowed=absent)
     return None if answer.status in absent else answer.json()
 
 
