@@ -671,6 +671,7 @@ WORKING_ONLY = (
     "tests/test_hostile.py",
     "tests/model_calls.py",
     "tests/test_network.py",
+    "tests/forward_proxy.py",
     "models/features.py",
     "tests/test_features.py",
     "tests/test_features_llm.py",

@@ -342,6 +342,10 @@ BAD_ARGUMENTS = {
     "api key flag": (["--api-key", TYPED_KEY], "--api-key: the key would stay in your shell"),
     "api key flag with =": ([f"--api-key={TYPED_KEY}"], "--api-key: the key would stay in your shell"),
     "api key by --set": (["--set", f"api_key={TYPED_KEY}"], "--set api_key: the key would stay"),
+    "extra headers by --set": (
+        ["--set", "extra_headers=" + json.dumps({"X-Gateway-Key": TYPED_KEY})],
+        "--set extra_headers: a secret would stay in your shell history; put it in the file for --credentials",
+    ),
     "unknown field": (["--set", "colour=blue"], "--set colour: not a field of this plugin's form (fields: "),
     "unknown flag": (["--no-such-flag", TYPED_KEY], "unknown argument --no-such-flag; "),
     "stray value": ([TYPED_KEY], "unknown argument a value with no option before it; "),
@@ -379,6 +383,25 @@ def test_a_missing_server_url_names_the_flag_and_the_variable(capsys):
     assert capsys.readouterr().err.strip() == (
         "error: --server-url: must be an http:// or https:// URL with a host (got nothing); or set $MODEL_SERVER_URL"
     )
+
+
+def test_extra_headers_from_the_credentials_file_reach_the_server_and_are_never_printed(
+    server, check_plugin, tmp_path
+):
+    gateway_key = "gw-from-the-credentials-file"
+    form = tmp_path / "credentials.json"
+    headers = json.dumps({"X-Gateway-Key": gateway_key})
+    form.write_text(json.dumps({"server_url": server.url, "extra_headers": headers}))
+
+    status, output = check_in(check_plugin, "--credentials", str(form), f"--{FIRST}", UID[FIRST])
+    echo = {"detail": "no route for {header:X-Gateway-Key}"}
+    server.fault(CALL_PATH[FIRST], status=404, body=echo, times=9)
+    failed, failure = check_in(check_plugin, "--credentials", str(form), f"--{FIRST}", UID[FIRST], "-v")
+
+    assert status == 0, output
+    assert failed == 1, failure
+    assert gateway_key not in output + failure
+    assert {request["headers"].get("x-gateway-key") for request in server.requests()} == {gateway_key}
 
 
 def test_credentials_come_from_files_and_the_environment_like_the_dify_form(server, check_plugin, tmp_path):

@@ -217,11 +217,15 @@ class Redactor:
         return text
 
 
-def header_values(answer: str | None) -> list[str]:
-    """The values of an extra_headers answer (a JSON object), and the answer itself."""
+def extra_headers(answer: str | None) -> dict[str, str]:
+    """The headers of an extra_headers answer (a JSON object of text values; the plugin checks it)."""
     try:
         given = json.loads(answer or "{}")
     except ValueError:
-        given = {}
-    values = [str(value).strip() for value in given.values()] if isinstance(given, dict) else []
-    return [answer or "", *values]
+        return {}
+    return {str(k): str(v).strip() for k, v in given.items()} if isinstance(given, dict) else {}
+
+
+def header_values(answer: str | None) -> list[str]:
+    """The values of an extra_headers answer, and the answer itself."""
+    return [answer or "", *extra_headers(answer).values()]

@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from models.server.families import openai, xinference
 from models.server.vocabulary import YES
-from scripts.check.arguments import Settings
+from scripts.check.arguments import Settings, extra_headers
 from scripts.check.failure import LOOPBACK
 
 PROBE_TIMEOUT = 5.0  # this script's own look at the server when explaining a failure
@@ -42,7 +42,7 @@ class Server:
             self.base_rule = "the server's root, as routes_at_root=yes says"
         else:
             self.base_rule = f"{openai.API_PREFIX} added to a URL without a path"
-        self.headers = {}
+        self.headers = dict(extra_headers(settings.given.get("extra_headers")))
         if settings.api_key:
             self.headers["Authorization"] = f"Bearer {settings.api_key}"
         elif parts.username is not None:
