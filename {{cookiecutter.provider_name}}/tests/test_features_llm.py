@@ -28,7 +28,17 @@ from models.llm.llm import {{ plan.class_name("llm") }}
 
 # -- LLM: what the schema declares ------------------------------------------------------------
 
-BASE_RULES = ["temperature", "top_p", "presence_penalty", "frequency_penalty", "max_tokens"]
+BASE_RULES = [
+    "temperature",
+    "top_p",
+    "presence_penalty",
+    "frequency_penalty",
+    "max_tokens",
+    "top_k",
+    "min_p",
+    "repetition_penalty",
+    "seed",
+]
 
 
 @pytest.fixture
@@ -65,7 +75,7 @@ def test_schema_declares_a_feature_and_its_parameters_only_when_enabled(llm, ans
     schema = llm.get_customizable_model_schema("m", answers)
 
     assert schema.features == declared
-    assert [rule.name for rule in schema.parameter_rules] == BASE_RULES + rules
+    assert [rule.name for rule in schema.parameter_rules] == BASE_RULES + rules + ["extra_body"]
 
 
 def test_feature_parameters_have_the_types_and_options_dify_expects(llm):

@@ -32,6 +32,7 @@ from models.llm.capabilities import (
 )
 from models.llm.chunks import joined
 from models.llm.messages import prompt_text, wire_message, wire_tools
+from models.llm.parameters import extra_body_rule, sampling_rules, take_extra_body, with_extra_body
 from models.server.connection import Connection, model_uid, positive_int
 from models.server.errors import ErrorMapping
 from models.server.events import stream_events
@@ -71,6 +72,7 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
         # parameter rules in get_customizable_model_schema); the message format: messages.py.
         payload: dict[str, Any] = {"model": model_uid(credentials, model), "stream": stream}
         parameters = dict(model_parameters)
+        extra_body = take_extra_body(parameters)
         payload.update(feature_fields(parameters))
         payload.update({name: value for name, value in parameters.items() if value is not None})
         if stop:
@@ -86,6 +88,7 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
             payload["messages"] = [wire_message(message, input_audio) for message in prompt_messages]
             if tools:
                 payload["tools"] = wire_tools(tools)
+        payload = with_extra_body(payload, extra_body)
         payload = features.without_refused(payload, features.refused(conn, payload["model"]))
         if stream:
             return self._stream(model, credentials, conn, path, payload, prompt_messages, tools)
@@ -288,6 +291,8 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
                     max=max_tokens,
                     default=min(DEFAULT_MAX_TOKENS, max_tokens),
                 ),
+                *sampling_rules(),
                 *feature_rules(credentials),
+                extra_body_rule(),
             ],
         )
