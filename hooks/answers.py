@@ -664,6 +664,7 @@ WORKING_ONLY = (
     "models/llm/capabilities.py",
     "models/llm/chunks.py",
     "models/llm/messages.py",
+    "models/llm/parameters.py",
     "scripts/check/server.py",
     "tests/fake_server.py",
     "tests/test_server.py",
