@@ -684,10 +684,20 @@ ROUTES[("POST", "/v1/audio/transcriptions")] = transcribe
 MODELS["tts-model"] = {"model_type": "audio", "model_ability": ["text2audio"]}
 
 
+# The audio each format starts with, and its content type.
+AUDIO_FORMATS = {"mp3": (b"ID3", "audio/mpeg"), "wav": (b"RIFF", "audio/wav")}
+
+
 def speech(handler: Handler, body: dict, raw: bytes, fault: Any) -> None:
-    audio = b"ID3" + body["input"].encode("utf-8") * 3 + body.get("voice", "").encode()
+    """Audio in the asked format; with the `no_mp3` feature, a 400 to mp3 as from a server without
+    ffmpeg (a stand-in body: servers word it their own way, the status is what the plugin reads)."""
+    audio_format = body.get("response_format", "mp3")
+    if audio_format == "mp3" and STATE.features.get("no_mp3"):
+        return handler._send(400, {"detail": "response_format mp3 needs ffmpeg, which is not installed"})
+    magic, content_type = AUDIO_FORMATS.get(audio_format, AUDIO_FORMATS["mp3"])
+    audio = magic + body["input"].encode("utf-8") * 3 + body.get("voice", "").encode()
     cut_after = (fault or {}).get("cut_after")
-    handler._start_chunked("audio/mpeg")
+    handler._start_chunked(content_type)
     for number, start in enumerate(range(0, len(audio), 16)):
         if cut_after is not None and number >= cut_after:
             return handler._cut()

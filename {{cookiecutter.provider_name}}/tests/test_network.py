@@ -15,7 +15,7 @@ import trustme
 from checks import PASSWORD, assert_no_secret, bounded, full_text
 from conftest import API_KEY, ROOT, FakeServer, closed_port
 from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeConnectionError, InvokeError
-from model_calls import CALLS, each_type
+from model_calls import CALLS, ONE_PER_TYPE, each_type
 
 from models.server import limits
 from models.server.connection import Connection
@@ -474,12 +474,16 @@ def test_request_timeout_goes_up_to_600_s_exactly():
     assert Connection.of({"server_url": HOST, "request_timeout": "601"}).timeout == 600
 
 
+CHECKED_BY_A_REQUEST = [call for call in ONE_PER_TYPE if call.model_type != "moderation"]
+
+
+@pytest.mark.parametrize("call", CHECKED_BY_A_REQUEST, ids=[call.model_type for call in CHECKED_BY_A_REQUEST])
 @pytest.mark.parametrize(("timeout", "passes"), [("5", True), ("1", False)])
-def test_the_credential_check_follows_request_timeout(server, credentials, timeout, passes):
-    """A model that takes 1.5 s for its first answer (a CPU Whisper loading) passes with a
-    request_timeout of 5 s, and is cut at 1 s with a message stating it."""
-    call = CALLS[0]
-    server.fault(f"/v1/models/{call.uid}", delay=1.5)
+def test_the_credential_check_follows_request_timeout(server, credentials, call, timeout, passes):
+    """A model whose first answer takes 1.5 s (a CPU Whisper loading its model) passes with a
+    request_timeout of 5 s; at 1 s the check is cut, stating the limit."""
+    server.config(describe=False)  # as most servers: a request of the model's type tells its type
+    server.fault(call.path, delay=1.5)
     given = credentials(call.uid, request_timeout=timeout)
 
     with bounded(10):

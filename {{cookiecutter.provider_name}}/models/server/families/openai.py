@@ -157,7 +157,8 @@ def type_checks(credentials: Mapping[str, Any], uid: str) -> dict[str, TypeCheck
         "tts": TypeCheck(
             "a speech request for one word",
             "audio/speech",
-            {"json": {"model": uid, "input": CHECK_TEXT, "voice": voice, "response_format": "mp3"}},
+            # wav: every server makes it, also one without ffmpeg, which refuses mp3 (tts.py learns which)
+            {"json": {"model": uid, "input": CHECK_TEXT, "voice": voice, "response_format": "wav"}},
             _audio,
         ),
 {% endif %}
