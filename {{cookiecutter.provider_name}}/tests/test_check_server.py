@@ -390,7 +390,7 @@ def test_extra_headers_from_the_credentials_file_reach_the_server_and_are_never_
 ):
     gateway_key = "gw-from-the-credentials-file"
     form = tmp_path / "credentials.json"
-    headers = json.dumps({"X-Gateway-Key": gateway_key})
+    headers = {"X-Gateway-Key": gateway_key}  # a JSON object in the file, as the form's text is one
     form.write_text(json.dumps({"server_url": server.url, "extra_headers": headers}))
 
     status, output = check_in(check_plugin, "--credentials", str(form), f"--{FIRST}", UID[FIRST])

@@ -171,7 +171,10 @@ def read_credentials(path: str, form: Form) -> dict[str, str]:
         raise UsageError(f"--credentials {path}: must hold a JSON object of form fields")
     for name in data:
         check_field(str(name), form, f"--credentials {path}:")
-    return {str(k): "" if v is None else str(v) for k, v in data.items()}
+    return {
+        str(k): "" if v is None else json.dumps(v) if isinstance(v, dict | list) else str(v)
+        for k, v in data.items()
+    }
 
 
 def read_key_file(path: str) -> str:
