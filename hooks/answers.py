@@ -716,7 +716,6 @@ WORKING_ONLY = (
     "tests/test_server.py",
     "tests/test_guide.py",
     "tests/test_hostile.py",
-    "tests/model_calls.py",
     "tests/test_network.py",
     "tests/forward_proxy.py",
     "models/features.py",

@@ -304,35 +304,32 @@ def test_a_marketplace_bake_names_its_contact_in_the_readme_and_privacy_policy_n
     assert "its author, `your-name` (ana@acme.example)." in (plugin / "PRIVACY.md").read_text(encoding="utf-8")
 
 
-def test_a_marketplace_bake_without_a_contact_is_refused_in_one_line(workspace, tmp_path):
-    done = subprocess.run(
-        [str(BIN / "cookiecutter"), str(workspace.repo), "--no-input", "-o", str(tmp_path), MARKETPLACE[0]],
-        cwd=workspace.root,
-        env=workspace.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 1
-    assert done.stderr.splitlines() == [
-        "error: contact: must be given with repository_url (a Marketplace submission names a contact email) "
-        '(got ""); e.g. contact=you@example.com'
-    ]
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_a_repository_answer_that_is_no_url_is_refused_in_one_line(workspace, tmp_path):
-    done = subprocess.run(
-        [str(BIN / "cookiecutter"), str(workspace.repo), "--no-input", "-o", str(tmp_path), "repository_url=acme/x"],
-        cwd=workspace.root,
-        env=workspace.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 1
-    assert done.stderr.splitlines() == [
+REFUSED_MARKETPLACE_ANSWERS = {
+    "repository_url not a URL": (
+        "repository_url=acme/x",
         'error: repository_url: must be an http(s) URL with a host (got "acme/x"); '
-        "try repository_url=https://github.com/acme/x"
-    ]
+        "try repository_url=https://github.com/acme/x",
+    ),
+    "no contact with repository_url": (
+        MARKETPLACE[0],
+        "error: contact: must be given with repository_url (a Marketplace submission names a contact email) "
+        '(got ""); e.g. contact=you@example.com',
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("answer", "line"), REFUSED_MARKETPLACE_ANSWERS.values(), ids=REFUSED_MARKETPLACE_ANSWERS.keys()
+)
+def test_a_marketplace_answer_that_breaks_its_rule_is_refused_in_one_line(workspace, tmp_path, answer, line):
+    done = subprocess.run(
+        [str(BIN / "cookiecutter"), str(workspace.repo), "--no-input", "-o", str(tmp_path), answer],
+        cwd=workspace.root,
+        env=workspace.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [line]
     assert list(tmp_path.iterdir()) == []

@@ -161,13 +161,7 @@ TYPE_WORDS = {
 }
 
 
-SHARED_CODE = [
-    "tests/fake_server.py",
-    "tests/test_hostile.py",
-    "tests/model_calls.py",
-    "models/features.py",
-    "models/server/**/*.py",
-]
+SHARED_CODE = ["tests/fake_server.py", "tests/test_hostile.py", "models/features.py", "models/server/**/*.py"]
 
 
 @pytest.mark.parametrize("pattern", SHARED_CODE)

@@ -29,6 +29,7 @@ from dify_plugin.errors.model import (
     InvokeConnectionError,
     InvokeServerUnavailableError,
 )
+from test_features_llm import BASE_RULES
 
 from models.llm.llm import {{ plan.class_name("llm") }}
 
@@ -405,18 +406,7 @@ def test_schema_is_never_none_and_features_follow_credentials(llm):
     assert bare is not None
     assert bare.model_properties[ModelPropertyKey.MODE] == "chat"
     assert not bare.features
-    assert [rule.name for rule in bare.parameter_rules] == [
-        "temperature",
-        "top_p",
-        "presence_penalty",
-        "frequency_penalty",
-        "max_tokens",
-        "top_k",
-        "min_p",
-        "repetition_penalty",
-        "seed",
-        "extra_body",
-    ]
+    assert [rule.name for rule in bare.parameter_rules] == [*BASE_RULES, "extra_body"]
 
     answered = {"function_calling": "yes", "vision": "yes", "mode": "completion", "context_size": "2048"}
     schema = llm.get_customizable_model_schema("any-model", answered | {"max_tokens": "8192"})

@@ -15,7 +15,7 @@ import trustme
 from checks import PASSWORD, assert_no_secret, bounded, full_text
 from conftest import API_KEY, ROOT, FakeServer, closed_port
 from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeConnectionError, InvokeError
-from model_calls import CALLS, ONE_PER_TYPE, each_type
+from test_hostile import CALLS, ONE_PER_TYPE, each_type
 
 from models.server import limits
 from models.server.connection import Connection

@@ -29,27 +29,27 @@ def sampling_rules() -> list[ParameterRule]:
     """top_k, min_p, repetition_penalty and seed: sent as named, by the servers that read them."""
     return [
         ParameterRule(name="top_k", use_template="top_k"),
-        ParameterRule(
-            name="min_p",
-            type=ParameterType.FLOAT,
-            label=I18nObject(en_US="Min P", zh_Hans="Min P"),
-            help=I18nObject(
-                en_US="Drops tokens less likely than this share of the likeliest one (llama.cpp, vLLM, SGLang).",
-                zh_Hans="舍弃概率低于最可能 token 的此比例的 token（llama.cpp、vLLM、SGLang）。",
+        _rule(
+            "min_p",
+            ParameterType.FLOAT,
+            ("Min P", "Min P"),
+            (
+                "Drops tokens less likely than this share of the likeliest one (llama.cpp, vLLM, SGLang).",
+                "舍弃概率低于最可能 token 的此比例的 token（llama.cpp、vLLM、SGLang）。",
             ),
             default=0.05,
             min=0.0,
             max=1.0,
             precision=2,
         ),
-        ParameterRule(
-            name="repetition_penalty",
-            type=ParameterType.FLOAT,
-            label=I18nObject(en_US="Repetition penalty", zh_Hans="重复惩罚"),
-            help=I18nObject(
-                en_US="Above 1 discourages repeating tokens, 1 leaves them be (vLLM, SGLang, Xinference; "
+        _rule(
+            "repetition_penalty",
+            ParameterType.FLOAT,
+            ("Repetition penalty", "重复惩罚"),
+            (
+                "Above 1 discourages repeating tokens, 1 leaves them be (vLLM, SGLang, Xinference; "
                 "llama.cpp calls it repeat_penalty: give that in Extra request fields).",
-                zh_Hans="大于 1 抑制重复，1 不作处理（vLLM、SGLang、Xinference；llama.cpp 称为 repeat_penalty，"
+                "大于 1 抑制重复，1 不作处理（vLLM、SGLang、Xinference；llama.cpp 称为 repeat_penalty，"
                 "请在额外请求字段中填写）。",
             ),
             default=1.0,
@@ -57,13 +57,13 @@ def sampling_rules() -> list[ParameterRule]:
             max=2.0,
             precision=2,
         ),
-        ParameterRule(
-            name="seed",
-            type=ParameterType.INT,
-            label=I18nObject(en_US="Seed", zh_Hans="随机种子"),
-            help=I18nObject(
-                en_US="The same seed and input give the same answer, on servers that support it.",
-                zh_Hans="相同的种子和输入得到相同的回答（服务器支持时）。",
+        _rule(
+            "seed",
+            ParameterType.INT,
+            ("Seed", "随机种子"),
+            (
+                "The same seed and input give the same answer, on servers that support it.",
+                "相同的种子和输入得到相同的回答（服务器支持时）。",
             ),
             min=0,
             max=MAX_SEED,
@@ -73,16 +73,30 @@ def sampling_rules() -> list[ParameterRule]:
 
 def extra_body_rule() -> ParameterRule:
     """The extra body: a JSON object, per call (a text box in Dify's model settings)."""
-    return ParameterRule(
-        name="extra_body",
-        type=ParameterType.TEXT,
-        label=I18nObject(en_US="Extra request fields (JSON)", zh_Hans="额外请求字段（JSON）"),
-        help=I18nObject(
-            en_US=f"A JSON object added to the request as it is, for options of this server, e.g. "
+    return _rule(
+        "extra_body",
+        ParameterType.TEXT,
+        ("Extra request fields (JSON)", "额外请求字段（JSON）"),
+        (
+            f"A JSON object added to the request as it is, for options of this server, e.g. "
             f"{EXTRA_BODY_EXAMPLE}. Fields the plugin sets (model, messages, stream, ...) are refused.",
-            zh_Hans=f"原样加入请求的 JSON 对象，用于该服务器的其他选项，例如 {EXTRA_BODY_EXAMPLE}。"
+            f"原样加入请求的 JSON 对象，用于该服务器的其他选项，例如 {EXTRA_BODY_EXAMPLE}。"
             "插件自己设置的字段（model、messages、stream 等）会被拒绝。",
         ),
+    )
+
+
+def _rule(
+    name: str, kind: ParameterType, label: tuple[str, str], help_text: tuple[str, str], **bounds: Any
+) -> ParameterRule:
+    """A rule of its own (no template): `label` and `help_text` in English and Chinese, then its
+    default, min, max and precision."""
+    return ParameterRule(
+        name=name,
+        type=kind,
+        label=I18nObject(en_US=label[0], zh_Hans=label[1]),
+        help=I18nObject(en_US=help_text[0], zh_Hans=help_text[1]),
+        **bounds,
     )
 
 
