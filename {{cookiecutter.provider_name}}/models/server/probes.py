@@ -1,7 +1,7 @@
 """Checks made while Dify saves credentials: is the server there, does it run the model, and as
 the right type? Each family says what its servers tell (families/); this module asks them, in
 the order families/__init__.py sets, all within request_timeout (a CPU server's first answer,
-e.g. Whisper loading its model, takes what the person setting it up allows).
+while it loads the model, takes what the person setting it up allows).
 """
 
 import math
