@@ -348,6 +348,38 @@ def _url_rule(answer: str, example: str) -> Callable[[object, Mapping], None]:
     return check
 
 
+# An email address as the Marketplace's contact: local part, @, a domain of dotted labels. The
+# limits are RFC 5321's (section 4.5.3.1): 64 octets for the local part, 254 for the address in
+# a 256-octet path with its angle brackets.
+EMAIL_RE = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+",
+    re.ASCII,
+)
+EMAIL_LOCAL_MAX, EMAIL_MAX = 64, 254
+
+
+def check_contact(value: object, answers: Mapping) -> None:
+    """An optional email address (the Marketplace asks for one with repository_url)."""
+    check_given_value("contact", value)
+    text = _text(value).strip()
+    if not text:
+        return
+    rule = "must be an email address like you@example.com"
+    bare = re.search(r"<([^<>\s]+@[^<>\s]+)>|mailto:(\S+@\S+)", text)
+    if bare:
+        raise AnswerError("contact", rule, text, f"give the address alone: contact={bare.group(1) or bare.group(2)}")
+    if not EMAIL_RE.fullmatch(text):
+        raise AnswerError("contact", rule, text, "e.g. contact=you@example.com, or empty")
+    if len(text) > EMAIL_MAX or len(text.split("@")[0]) > EMAIL_LOCAL_MAX:
+        raise AnswerError(
+            "contact",
+            f"must be at most {EMAIL_MAX} characters, {EMAIL_LOCAL_MAX} before the @ (RFC 5321)",
+            text,
+            "use a shorter address",
+        )
+
+
 def parse_yes_no(answer: str, value: object) -> bool:
     if isinstance(value, bool):
         return value
@@ -458,6 +490,7 @@ QUESTIONS: dict[str, Question] = {
     "description": Question(check_description),
     "help_url": Question(_url_rule("help_url", "https://example.com/docs")),
     "repository_url": Question(_url_rule("repository_url", "https://github.com/your-org/your-plugin"), NOT_ASKED),
+    "contact": Question(check_contact, NOT_ASKED),
     "model_types": Question(check_model_types, NOT_ASKED),
     "with_llm": Question(_yes_no_rule("with_llm"), YES_NO),
     "with_text_embedding": Question(_yes_no_rule("with_text_embedding"), YES_NO),
@@ -488,10 +521,23 @@ def check_types_chosen(answers: Mapping) -> None:
         )
 
 
+def check_marketplace_contact(answers: Mapping) -> None:
+    """A bake for the Marketplace (one with repository_url) gives a contact too: a submission
+    names both (the Marketplace's pull request template, and the plugin's README)."""
+    if _text(answers.get("repository_url")).strip() and not _text(answers.get("contact")).strip():
+        raise AnswerError(
+            "contact",
+            "must be given with repository_url (a Marketplace submission names a contact email)",
+            "",
+            "e.g. contact=you@example.com",
+        )
+
+
 # Rules over several answers: (the answers they read, the rule). At the prompt each one runs
 # when the last answer it reads has been given.
 ACROSS: tuple[tuple[tuple[str, ...], Callable[[Mapping], None]], ...] = (
     (("model_types", *(t.answer for t in MODEL_TYPES)), check_types_chosen),
+    (("repository_url", "contact"), check_marketplace_contact),
 )
 
 
@@ -666,6 +712,7 @@ WORKING_ONLY = (
     "models/llm/detection.py",
     "models/llm/messages.py",
     "models/llm/overflow.py",
+    "models/llm/parameters.py",
     "models/llm/thinking.py",
     "scripts/check/server.py",
     "tests/fake_families.py",
@@ -674,6 +721,8 @@ WORKING_ONLY = (
     "tests/test_server.py",
     "tests/test_guide.py",
     "tests/test_hostile.py",
+    "tests/test_network.py",
+    "tests/forward_proxy.py",
     "models/features.py",
     "tests/test_features.py",
     "tests/test_features_llm.py",

@@ -47,6 +47,9 @@ ANSWER_SETS: dict[str, AnswerSet] = {
         ("speech2text", "tts"),
         provider="4paradigm",
     ),
+    "marketplace": AnswerSet(
+        {"repository_url": "https://github.com/acme/acme-dify-plugin", "contact": "ana@acme.example"}, DEFAULT_TYPES
+    ),
     "blank-default": AnswerSet({"implementation": "blank"}, DEFAULT_TYPES),
     "blank-all-six": AnswerSet(
         {"implementation": "blank", "model_types": ALL_TYPES, "configurate_method": "both"}, SIX, PREDEF + CUSTOM

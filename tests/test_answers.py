@@ -215,6 +215,56 @@ def test_good_versions_are_accepted(version):
     answers.validate(GOOD | {"version": version})
 
 
+# --- contact: the Marketplace's email -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "contact", ["ana@acme.example", "a.b+dify@mail.acme.example", "o'brien@acme.example", "x@a-b.io", ""]
+)
+def test_good_contacts_are_accepted(contact):
+    answers.validate(GOOD | {"contact": contact})
+
+
+@pytest.mark.parametrize(
+    ("contact", "hint"),
+    [
+        ("Ana <ana@acme.example>", "give the address alone: contact=ana@acme.example"),
+        ("mailto:ana@acme.example", "give the address alone: contact=ana@acme.example"),
+        ("ana@localhost", "e.g. contact=you@example.com, or empty"),
+        ("ana.acme.example", "e.g. contact=you@example.com, or empty"),
+        ("ana..x@acme.example", "e.g. contact=you@example.com, or empty"),
+        ("ana@-acme.example", "e.g. contact=you@example.com, or empty"),
+        ("ana @acme.example", "e.g. contact=you@example.com, or empty"),
+    ],
+)
+def test_a_contact_that_is_no_email_address_gets_one_line_with_the_fix(contact, hint):
+    error = refused(contact=contact)
+    assert error.answer == "contact"
+    assert str(error).startswith("contact: must be an email address like you@example.com (got ")
+    assert str(error).endswith(f"; {hint}")
+
+
+def test_a_contact_may_have_254_characters_and_64_before_the_at_sign():
+    """RFC 5321, section 4.5.3.1: a local part of 64 octets, a path of 256 with its angle brackets."""
+    domain = "@" + ".".join(["d" * 61] * 3) + ".example"  # 1 + 3 * 62 - 1 + 8 = 194 characters
+    longest = "l" * 60 + domain
+    assert len(longest) == 254
+    answers.validate(GOOD | {"contact": longest})
+    assert "at most 254 characters" in str(refused(contact="l" + longest))
+    answers.validate(GOOD | {"contact": "l" * 64 + "@acme.example"})
+    assert "64 before the @" in str(refused(contact="l" * 65 + "@acme.example"))
+
+
+def test_a_bake_for_the_marketplace_needs_a_contact_and_only_that_one():
+    url = "https://github.com/acme/acme-dify-plugin"
+    error = refused(repository_url=url)
+    assert error.answer == "contact" and "must be given with repository_url" in str(error)
+    answers.validate(GOOD | {"repository_url": url, "contact": "ana@acme.example"})
+    answers.validate(GOOD | {"contact": "ana@acme.example"})  # a contact alone is fine: README and PRIVACY.md
+    found = answers.problems(GOOD | {"repository_url": "acme/x"})
+    assert [error.answer for error in found] == ["repository_url"]  # one mistake, one line
+
+
 # --- markup, unknown answers, one-line errors -----------------------------------------------
 
 

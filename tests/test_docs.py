@@ -66,6 +66,7 @@ def test_each_answer_states_its_current_default(key):
 ASKED_IN_A_MENU_OR_NOT_AT_ALL = {
     "model_types": "Not asked",
     "repository_url": "Not asked",
+    "contact": "Not asked",
     "provider_label_zh_hans": "Not asked",
     "version": "Not asked",
     "created_at": "Not asked",

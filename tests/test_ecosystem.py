@@ -280,17 +280,50 @@ def test_binary_assets_are_copied_byte_for_byte(workspace, tmp_path):
     assert (tmp_path / "xinference" / "_assets" / "photo.png").read_bytes() == png_with_markup()
 
 
+MARKETPLACE = ["repository_url=https://github.com/acme/acme-dify-plugin", "contact=ana@acme.example"]
+
+
 def test_repository_answer_fills_the_manifest_and_the_readme_link(workspace, tmp_path):
     url = "https://github.com/acme/acme-dify-plugin"
-    workspace.run("cookiecutter", workspace.repo, "--no-input", "-o", tmp_path, f"repository_url={url}")
+    workspace.run("cookiecutter", workspace.repo, "--no-input", "-o", tmp_path, *MARKETPLACE)
     plugin = tmp_path / "xinference"
     assert yaml.safe_load((plugin / "manifest.yaml").read_text(encoding="utf-8"))["repo"] == url
     assert f"[{url}]({url})" in (plugin / "README.md").read_text(encoding="utf-8")
 
 
-def test_a_repository_answer_that_is_no_url_is_refused_in_one_line(workspace, tmp_path):
+def test_a_marketplace_bake_names_its_contact_in_the_readme_and_privacy_policy_not_the_manifest(workspace, tmp_path):
+    """Neither the SDK's PluginConfiguration nor the daemon's declaration has a contact field; the
+    submission rules want it in the README (and the pull request)."""
+    workspace.run("cookiecutter", workspace.repo, "--no-input", "-o", tmp_path, *MARKETPLACE)
+    plugin = tmp_path / "xinference"
+
+    assert "contact" not in yaml.safe_load((plugin / "manifest.yaml").read_text(encoding="utf-8"))
+    assert "## Contact\n\nQuestions and bug reports: [ana@acme.example](mailto:ana@acme.example)." in (
+        plugin / "README.md"
+    ).read_text(encoding="utf-8")
+    assert "its author, `your-name` (ana@acme.example)." in (plugin / "PRIVACY.md").read_text(encoding="utf-8")
+
+
+REFUSED_MARKETPLACE_ANSWERS = {
+    "repository_url not a URL": (
+        "repository_url=acme/x",
+        'error: repository_url: must be an http(s) URL with a host (got "acme/x"); '
+        "try repository_url=https://github.com/acme/x",
+    ),
+    "no contact with repository_url": (
+        MARKETPLACE[0],
+        "error: contact: must be given with repository_url (a Marketplace submission names a contact email) "
+        '(got ""); e.g. contact=you@example.com',
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("answer", "line"), REFUSED_MARKETPLACE_ANSWERS.values(), ids=REFUSED_MARKETPLACE_ANSWERS.keys()
+)
+def test_a_marketplace_answer_that_breaks_its_rule_is_refused_in_one_line(workspace, tmp_path, answer, line):
     done = subprocess.run(
-        [str(BIN / "cookiecutter"), str(workspace.repo), "--no-input", "-o", str(tmp_path), "repository_url=acme/x"],
+        [str(BIN / "cookiecutter"), str(workspace.repo), "--no-input", "-o", str(tmp_path), answer],
         cwd=workspace.root,
         env=workspace.env,
         capture_output=True,
@@ -298,8 +331,5 @@ def test_a_repository_answer_that_is_no_url_is_refused_in_one_line(workspace, tm
         timeout=120,
     )
     assert done.returncode == 1
-    assert done.stderr.splitlines() == [
-        'error: repository_url: must be an http(s) URL with a host (got "acme/x"); '
-        "try repository_url=https://github.com/acme/x"
-    ]
+    assert done.stderr.splitlines() == [line]
     assert list(tmp_path.iterdir()) == []

@@ -1,6 +1,8 @@
 """Fixtures shared by every test: the loopback model server and the plugin run over stdio."""
 
 import json
+import os
+import ssl
 import subprocess
 import sys
 import urllib.request
@@ -15,14 +17,26 @@ from scripts.check.plugin import PluginProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "sk-test-secret-4242"  # tests check that it never appears in an error message
+# The suite talks to 127.0.0.1 only. The plugin honours proxy variables (Dify's daemon passes its
+# own on), so a shell's HTTP_PROXY would send the suite's requests to that proxy: they are cleared
+# here, and the tests about proxies set them themselves.
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+for _name in [name for name in os.environ if name.lower() in PROXY_VARIABLES]:
+    del os.environ[_name]
+# The tests' own requests to an https loopback server, which check nothing: what the plugin
+# trusts is what those tests are about.
+CONTROL_TLS = ssl.create_default_context()
+CONTROL_TLS.check_hostname, CONTROL_TLS.verify_mode = False, ssl.CERT_NONE
 
 
 class FakeServer:
     """Handle on tests/fake_server.py running in its own process."""
 
-    def __init__(self) -> None:
+    def __init__(self, certificate: Path | None = None) -> None:
+        """Start it; with `certificate` (a PEM file holding the chain and its key) it serves https."""
+        tls = ["--certificate", str(certificate)] if certificate else []
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests" / "fake_server.py"), "--lifetime", "900"],
+            [sys.executable, str(ROOT / "tests" / "fake_server.py"), "--lifetime", "900", *tls],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -31,12 +45,12 @@ class FakeServer:
         except ValueError:
             self.stop()
             raise
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if certificate else 'http'}://127.0.0.1:{self.port}"
 
     def control(self, command: str, payload: Any = None) -> Any:
         data = json.dumps(payload or {}).encode()
         request = urllib.request.Request(f"{self.url}/_control/{command}", data=data, method="POST")
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10, context=CONTROL_TLS) as response:
             return json.loads(response.read())
 
     def fault(self, path: str, **behaviour: Any) -> None:
@@ -54,8 +68,9 @@ class FakeServer:
         self.control("fault", {"path": path, **behaviour})
 
     def config(self, **settings: Any) -> None:
-        """`api_key` the server requires; `describe` false hides GET /v1/models/{uid}; `hold` N
-        answers nothing until N requests wait at once (503 to all after `hold_timeout` s)."""
+        """`api_key` the server requires; `describe` false hides GET /v1/models/{uid}; `mount` is
+        where the API's routes are instead of /v1 ("" at the root); `hold` N answers nothing until
+        N requests wait at once (503 to all after `hold_timeout` s)."""
         self.control("config", settings)
 
     def requests(self, path: str | None = None) -> list[dict[str, Any]]:

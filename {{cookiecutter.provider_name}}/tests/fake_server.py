@@ -22,8 +22,10 @@ import functools
 import hashlib
 {% endif %}
 import json
+import re
 import signal
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -55,6 +57,7 @@ class State:
             self.faults: list[dict[str, Any]] = []
             self.api_key: str | None = None
             self.describe = True  # False: behave like a server without GET /v1/models/{uid}
+            self.mount = "/v1"  # where the API's routes are: "" at the root, "/api/v1" under a gateway
             self.hold: threading.Barrier | None = None  # answer nothing until this many requests wait
             self.requests: list[dict[str, Any]] = []
             self.epoch += 1
@@ -144,6 +147,15 @@ class Trickle:
         return getattr(self.wfile, name)  # flush, close, closed
 
 
+def mounted(path: str) -> str:
+    """The path as the routes below know it (under /v1), for a server whose API is at STATE.mount;
+    a path outside the mount is one no route answers."""
+    mount = STATE.mount
+    if mount == "/v1" or path.startswith("/_control/"):
+        return path
+    return "/v1" + path[len(mount) :] if path.startswith(mount + "/") else "/not-mounted" + path
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # TCP_NODELAY, as uvicorn and other real servers set it
@@ -161,8 +173,10 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _echo(self, text: str) -> str:
-        """`text` with {api_key} replaced by the key this request carried: a server echoing it."""
+        """`text` with {api_key} replaced by the key this request carried, and {header:<name>} by
+        that header's value: a server echoing them."""
         key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+        text = re.sub(r"\{header:([\w-]+)\}", lambda m: self.headers.get(m.group(1)) or "", text)
         return text.replace("{api_key}", key)
 
     def _send(self, status: int, body: Any, content_type: str = "application/json") -> None:
@@ -304,10 +318,11 @@ class Handler(BaseHTTPRequestHandler):
         self._handle("POST", self._body())
 
     def _handle(self, method: str, raw: bytes) -> None:
-        path = self.path.split("?")[0]
+        received = self.path.split("?")[0]
         self.fault = None
-        if path.startswith("/_control/"):
-            return self._control(path, raw)
+        if received.startswith("/_control/"):
+            return self._control(received, raw)
+        path = mounted(received)
         content_type = self.headers.get("Content-Type", "")
         body: Any = None
         if raw and content_type.startswith("application/json"):
@@ -315,11 +330,12 @@ class Handler(BaseHTTPRequestHandler):
         with STATE.lock:
             self.entry = {
                 "method": method,
-                "path": path,
+                "path": received,
                 "json": body,
                 "size": len(raw),
                 "content_type": content_type,
                 "authorization": self.headers.get("Authorization"),
+                "headers": {name.lower(): value for name, value in self.headers.items()},
                 "accept_encoding": self.headers.get("Accept-Encoding"),
                 "client_port": self.client_address[1],  # equal across requests = a reused connection
                 "form": form_fields(content_type, raw) if content_type.startswith("multipart/") else None,
@@ -377,6 +393,7 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/_control/config":
             STATE.api_key = command.get("api_key", STATE.api_key)
             STATE.describe = command.get("describe", STATE.describe)
+            STATE.mount = command.get("mount", STATE.mount)
             if command.get("hold"):
                 STATE.hold = threading.Barrier(command["hold"], timeout=command.get("hold_timeout", 30))
         elif path == "/_control/requests":
@@ -682,10 +699,20 @@ ROUTES[("POST", "/v1/audio/transcriptions")] = transcribe
 MODELS["tts-model"] = {"model_type": "audio", "model_ability": ["text2audio"]}
 
 
+# The audio each format starts with, and its content type.
+AUDIO_FORMATS = {"mp3": (b"ID3", "audio/mpeg"), "wav": (b"RIFF", "audio/wav")}
+
+
 def speech(handler: Handler, body: dict, raw: bytes, fault: Any) -> None:
-    audio = b"ID3" + body["input"].encode("utf-8") * 3 + body.get("voice", "").encode()
+    """Audio in the asked format; with the `no_mp3` feature, a 400 to mp3 as from a server without
+    ffmpeg (a stand-in body: servers word it their own way, the status is what the plugin reads)."""
+    audio_format = body.get("response_format", "mp3")
+    if audio_format == "mp3" and STATE.features.get("no_mp3"):
+        return handler._send(400, {"detail": "response_format mp3 needs ffmpeg, which is not installed"})
+    magic, content_type = AUDIO_FORMATS.get(audio_format, AUDIO_FORMATS["mp3"])
+    audio = magic + body["input"].encode("utf-8") * 3 + body.get("voice", "").encode()
     cut_after = (fault or {}).get("cut_after")
-    handler._start_chunked("audio/mpeg")
+    handler._start_chunked(content_type)
     for number, start in enumerate(range(0, len(audio), 16)):
         if cut_after is not None and number >= cut_after:
             return handler._cut()
@@ -716,6 +743,15 @@ ROUTES[("POST", "/v1/moderations")] = moderate
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024  # the listen backlog: hundreds of clients may connect at once
+    tls: ssl.SSLContext | None = None  # set: an https server
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        """A client's socket, wrapped in TLS if this is an https server: the handshake happens on
+        the first read, in that client's thread, so a client refusing the certificate stops no other."""
+        connection, address = super().get_request()
+        if self.tls is not None:
+            connection = self.tls.wrap_socket(connection, server_side=True, do_handshake_on_connect=False)
+        return connection, address
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up mid-answer is normal here (the plugin gave up on a hostile one)."""
@@ -735,8 +771,12 @@ def main() -> None:
     parser.add_argument(
         "--lifetime", type=float, default=600.0, help="seconds before the server stops itself"
     )
+    parser.add_argument("--certificate", help="serve https with this PEM certificate chain and key")
     args = parser.parse_args()
     server = Server(("127.0.0.1", args.port), Handler)
+    if args.certificate:
+        server.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.tls.load_cert_chain(args.certificate)
     try:
         # Set, not inherited: a background job of a script starts with SIGINT ignored, and one
         # Ctrl+C or one SIGTERM (the tests' stop) must end the server all the same.

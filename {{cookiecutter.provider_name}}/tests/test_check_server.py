@@ -170,7 +170,7 @@ def spoil(case: str, server: FakeServer) -> tuple[list[str], dict[str, str], str
         fix = r"the name 'no-such-host\.invalid' (does|did) not resolve"
     elif case == "path after the port":
         url += "/api"
-        fix = rf"/api/v1 is not the API \(404\), http://127\.0\.0\.1:{port}/v1 is: set server_url to http://127\.0\.0\.1:{port}$"
+        fix = rf"/api is not the API \(404\), http://127\.0\.0\.1:{port}/v1 is: set server_url to http://127\.0\.0\.1:{port}$"
     elif case == "web page":
         server.fault("/v1", status=200, body="<html>Sign in</html>", content_type="text/html", times=50)
         fix = r"/v1/models answers, but not with JSON: is 127\.0\.0\.1:\d+ the model server's API, not a web page\?"
@@ -180,7 +180,9 @@ def spoil(case: str, server: FakeServer) -> tuple[list[str], dict[str, str], str
         fix = r"the server accepted the connection but did not answer within 1 s"
     elif case == "server error":
         server.fault(CALL_PATH[FIRST], status=500, times=2)
-        suspect = "" if FIRST == "moderation" else rf"'{UID[FIRST]}' may not be an? {FIRST} model, or "
+        # Moderation and TTS are validated by a call of their own: the 500 comes while validating.
+        validated_by_the_call = FIRST in ("moderation", "tts")
+        suspect = "" if validated_by_the_call else rf"'{UID[FIRST]}' may not be an? {FIRST} model, or "
         fix = rf"the server failed \(500\): {suspect}the model crashed; its log says which"
     elif case == "value out of the form's range":
         extra = ["--set", "max_retries=7"]
@@ -277,6 +279,23 @@ def test_without_models_it_checks_the_server_and_lists_what_it_runs(server, chec
     assert f"{UID[FIRST]} ({FIRST})" in output
 
 
+def test_the_check_says_where_the_api_is_and_finds_routes_at_the_servers_root(server, check_plugin):
+    server.config(mount="")  # an API at the root, as Infinity and TEI serve it
+    model = [f"--{FIRST}", UID[FIRST]]
+
+    status, output = check_in(check_plugin, "--server-url", server.url, *model)
+
+    assert status == 1, output
+    assert f"API at: {server.url}/v1 (/v1 added to a URL without a path)" in output
+    fix = f"{server.url}/v1 is not the API (404), {server.url} is: its routes are at the root: --set routes_at_root=yes"
+    assert fix in [row["fix"] for row in rows(output)], output
+
+    status, output = check_in(check_plugin, "--server-url", server.url, "--set", "routes_at_root=yes", *model)
+
+    assert status == 0, output
+    assert f"API at: {server.url} (the server's root, as routes_at_root=yes says)" in output
+
+
 @pytest.mark.parametrize(
     ("spoiled", "fault"),
     [
@@ -346,6 +365,10 @@ BAD_ARGUMENTS = {
     "api key flag": (["--api-key", TYPED_KEY], "--api-key: the key would stay in your shell"),
     "api key flag with =": ([f"--api-key={TYPED_KEY}"], "--api-key: the key would stay in your shell"),
     "api key by --set": (["--set", f"api_key={TYPED_KEY}"], "--set api_key: the key would stay"),
+    "extra headers by --set": (
+        ["--set", "extra_headers=" + json.dumps({"X-Gateway-Key": TYPED_KEY})],
+        "--set extra_headers: a secret would stay in your shell history; put it in the file for --credentials",
+    ),
     "unknown field": (["--set", "colour=blue"], "--set colour: not a field of this plugin's form (fields: "),
     "unknown flag": (["--no-such-flag", TYPED_KEY], "unknown argument --no-such-flag; "),
     "stray value": ([TYPED_KEY], "unknown argument a value with no option before it; "),
@@ -383,6 +406,25 @@ def test_a_missing_server_url_names_the_flag_and_the_variable(capsys):
     assert capsys.readouterr().err.strip() == (
         "error: --server-url: must be an http:// or https:// URL with a host (got nothing); or set $MODEL_SERVER_URL"
     )
+
+
+def test_extra_headers_from_the_credentials_file_reach_the_server_and_are_never_printed(
+    server, check_plugin, tmp_path
+):
+    gateway_key = "gw-from-the-credentials-file"
+    form = tmp_path / "credentials.json"
+    headers = {"X-Gateway-Key": gateway_key}  # a JSON object in the file, as the form's text is one
+    form.write_text(json.dumps({"server_url": server.url, "extra_headers": headers}))
+
+    status, output = check_in(check_plugin, "--credentials", str(form), f"--{FIRST}", UID[FIRST])
+    echo = {"detail": "no route for {header:X-Gateway-Key}"}
+    server.fault(CALL_PATH[FIRST], status=404, body=echo, times=9)
+    failed, failure = check_in(check_plugin, "--credentials", str(form), f"--{FIRST}", UID[FIRST], "-v")
+
+    assert status == 0, output
+    assert failed == 1, failure
+    assert gateway_key not in output + failure
+    assert {request["headers"].get("x-gateway-key") for request in server.requests()} == {gateway_key}
 
 
 def test_credentials_come_from_files_and_the_environment_like_the_dify_form(server, check_plugin, tmp_path):

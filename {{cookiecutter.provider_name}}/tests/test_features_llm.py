@@ -29,11 +29,20 @@ from dify_plugin.errors.model import (
 from test_features import wav
 
 from models.llm.llm import {{ plan.class_name("llm") }}
-from models.server import limits
 
 # -- LLM: what the schema declares ------------------------------------------------------------
 
-BASE_RULES = ["temperature", "top_p", "presence_penalty", "frequency_penalty", "max_tokens"]
+BASE_RULES = [
+    "temperature",
+    "top_p",
+    "presence_penalty",
+    "frequency_penalty",
+    "max_tokens",
+    "top_k",
+    "min_p",
+    "repetition_penalty",
+    "seed",
+]
 
 
 @pytest.fixture
@@ -70,7 +79,7 @@ def test_schema_declares_a_feature_and_its_parameters_only_when_enabled(llm, ans
     schema = llm.get_customizable_model_schema("m", answers)
 
     assert schema.features == declared
-    assert [rule.name for rule in schema.parameter_rules] == BASE_RULES + rules
+    assert [rule.name for rule in schema.parameter_rules] == BASE_RULES + rules + ["extra_body"]
 
 
 def test_feature_parameters_have_the_types_and_options_dify_expects(llm):
@@ -716,15 +725,14 @@ def test_an_error_answer_to_props_means_no_llama_cpp_and_validation_passes(llm, 
     assert "structured_output" not in given
 
 
-def test_a_silent_props_endpoint_ends_validation_within_the_check_limit(
-    llm, server, credentials, monkeypatch
+def test_a_silent_props_endpoint_ends_validation_within_request_timeout(
+    llm, server, credentials, short_timeouts
 ):
-    monkeypatch.setattr(limits, "CHECK_TIMEOUT", 0.5)
     server.control("config", {"describe": False})
     server.fault("/props", delay=5)
 
-    with pytest.raises(CredentialsValidateFailedError, match="credential check within 0.5 s"):
-        llm.validate_credentials("chat-model", credentials("chat-model", request_timeout="240"))
+    with pytest.raises(CredentialsValidateFailedError, match="within request_timeout = 0.5 s"):
+        llm.validate_credentials("chat-model", credentials("chat-model", request_timeout="0.5"))
 
 
 def test_dify_gets_structured_output_and_the_thinking_switch_over_stdio(plugin, server, credentials):

@@ -25,9 +25,11 @@ from dify_plugin.entities.model.message import (
 )
 from dify_plugin.errors.model import (
     CredentialsValidateFailedError,
+    InvokeBadRequestError,
     InvokeConnectionError,
     InvokeServerUnavailableError,
 )
+from test_features_llm import BASE_RULES
 
 from models.llm.llm import {{ plan.class_name("llm") }}
 
@@ -187,6 +189,81 @@ def test_model_parameters_and_stop_words_are_sent(llm, server, credentials):
     body = sent(server)
     assert {name: body[name] for name in parameters} == parameters
     assert body["stop"] == ["\n\n", "END"]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
+def test_sampling_parameters_and_the_extra_body_reach_the_request(llm, server, credentials, stream):
+    parameters = {"top_k": 40, "min_p": 0.05, "repetition_penalty": 1.1, "seed": 42}
+    extra = {"repeat_penalty": 1.1, "guided_choice": ["yes", "no"], "cache_prompt": True}
+
+    invoke(
+        llm,
+        credentials("chat-model"),
+        stream=stream,
+        model_parameters={**parameters, "extra_body": json.dumps(extra)},
+    )
+
+    body = sent(server)
+    assert {name: body[name] for name in parameters} == parameters
+    assert {name: body[name] for name in extra} == extra
+    assert "extra_body" not in body
+
+
+def test_the_seed_goes_up_to_the_largest_signed_32_bit_integer(llm, server, credentials):
+    """2**31 - 1: llama.cpp reads the seed as an unsigned 32-bit integer, vLLM and OpenAI as a
+    64-bit one; every server takes this one."""
+    rules = {rule.name: rule for rule in llm.get_customizable_model_schema("chat-model", {}).parameter_rules}
+    assert (rules["seed"].min, rules["seed"].max) == (0, 2**31 - 1)
+
+    invoke(llm, credentials("chat-model"), stream=False, model_parameters={"seed": 2**31 - 1})
+    too_big = "seed should be less than or equal to 2147483647"  # the SDK checks the rule's range
+    with pytest.raises(ValueError, match=too_big):
+        invoke(llm, credentials("chat-model"), stream=False, model_parameters={"seed": 2**31})
+
+    assert sent(server)["seed"] == 2147483647
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["model", "messages", "prompt", "stream", "stream_options", "tools", "stop", "user", "temperature"],
+)
+def test_the_extra_body_may_not_set_a_field_the_plugin_sets(llm, server, credentials, field):
+    parameters = {"temperature": 0.5, "extra_body": json.dumps({field: "from extra_body"})}
+
+    with pytest.raises(InvokeBadRequestError) as caught:
+        invoke(llm, credentials("chat-model"), model_parameters=parameters)
+
+    assert str(caught.value) == (
+        f'extra_body must not set "{field}": the plugin sets it, or one of its parameters does'
+    )
+    assert server.requests() == []
+
+
+@pytest.mark.parametrize(
+    ("extra_body", "rule"),
+    [
+        (
+            '{"repeat_penalty": 1.1',
+            'must be a JSON object, e.g. {"repeat_penalty": 1.1} (not JSON at line 1 column 23)',
+        ),
+        ('["repeat_penalty", 1.1]', 'must be a JSON object, e.g. {"repeat_penalty": 1.1}'),
+    ],
+    ids=["not JSON", "not an object"],
+)
+def test_an_extra_body_that_is_no_json_object_is_refused_in_one_line(
+    llm, server, credentials, extra_body, rule
+):
+    with pytest.raises(InvokeBadRequestError) as caught:
+        invoke(llm, credentials("chat-model"), model_parameters={"extra_body": extra_body})
+
+    assert str(caught.value) == f"extra_body {rule}"
+    assert server.requests() == []
+
+
+def test_an_empty_extra_body_adds_nothing(llm, server, credentials):
+    invoke(llm, credentials("chat-model"), stream=False, model_parameters={"extra_body": "  "})
+
+    assert set(sent(server)) == {"model", "stream", "messages"}
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
@@ -363,13 +440,7 @@ def test_schema_is_never_none_and_features_follow_credentials(llm):
     assert bare is not None
     assert bare.model_properties[ModelPropertyKey.MODE] == "chat"
     assert not bare.features
-    assert [rule.name for rule in bare.parameter_rules] == [
-        "temperature",
-        "top_p",
-        "presence_penalty",
-        "frequency_penalty",
-        "max_tokens",
-    ]
+    assert [rule.name for rule in bare.parameter_rules] == [*BASE_RULES, "extra_body"]
 
     answered = {"function_calling": "yes", "vision": "yes", "mode": "completion", "context_size": "2048"}
     schema = llm.get_customizable_model_schema("any-model", answered | {"max_tokens": "8192"})

@@ -222,12 +222,19 @@ def test_timeouts_and_retries_come_from_the_credentials_within_their_ranges(give
 @pytest.mark.parametrize(
     ("given", "message"),
     [
-        ({"request_timeout": "0.5"}, "request_timeout must be a number of seconds from 1 to 240"),
-        ({"request_timeout": "soon"}, "request_timeout must be a number of seconds from 1 to 240"),
+        ({"request_timeout": "0.5"}, "request_timeout must be a number of seconds from 1 to 600"),
+        ({"request_timeout": "soon"}, "request_timeout must be a number of seconds from 1 to 600"),
+        ({"request_timeout": "600.5"}, "request_timeout must be a number of seconds from 1 to 600"),
         ({"max_retries": "8"}, "max_retries must be a whole number from 0 to 3"),
         ({"max_retries": "1.5"}, "max_retries must be a whole number from 0 to 3"),
     ],
-    ids=["timeout too short", "timeout not a number", "too many retries", "retries not whole"],
+    ids=[
+        "timeout too short",
+        "timeout not a number",
+        "timeout too long",
+        "too many retries",
+        "retries not whole",
+    ],
 )
 def test_validation_refuses_settings_outside_their_ranges(server, given, message):
     with pytest.raises(CredentialsValidateFailedError) as caught:

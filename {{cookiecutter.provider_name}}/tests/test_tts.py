@@ -6,18 +6,21 @@ wrapping takes part, also while the audio streams.
 """
 
 import types
+from collections import OrderedDict
 from collections.abc import Generator
 
 import pytest
-from checks import HTTP_ERRORS, error_answer, raises_dify_error, spoil_validation, unreachable_server
+from checks import HTTP_ERRORS, bounded, error_answer, raises_dify_error, spoil_validation, unreachable_server
 from conftest import API_KEY
 from dify_plugin.entities.model import ModelPropertyKey
 from dify_plugin.errors.model import (
     CredentialsValidateFailedError,
+    InvokeBadRequestError,
     InvokeConnectionError,
     InvokeServerUnavailableError,
 )
 
+from models import features
 from models.tts.tts import {{ plan.class_name("tts") }}
 
 SPEECH = "/v1/audio/speech"
@@ -101,6 +104,104 @@ def test_tts_schema_has_a_voice_when_none_is_configured(speaker):
     schema = speaker.get_customizable_model_schema(UID, {"voices": " , "})
 
     assert schema.model_properties[ModelPropertyKey.DEFAULT_VOICE] == "alloy"
+
+
+def test_tts_sends_pieces_of_the_size_the_form_gives(speaker, server, credentials):
+    text = "This sentence is forty characters long. " * 10  # 400 characters
+    given = credentials(UID, chars_per_request="100")
+
+    b"".join(speak(speaker, given, text))
+
+    pieces = [r["json"]["input"] for r in server.requests(SPEECH)]
+    assert len(pieces) == 5 and all(len(piece) <= 100 for piece in pieces)  # two sentences of 40 each
+    assert "".join(pieces) == text
+    schema = speaker.get_customizable_model_schema(UID, given)
+    assert schema.model_properties[ModelPropertyKey.WORD_LIMIT] == 100
+
+
+def test_each_piece_has_request_timeout_to_itself(speaker, server, credentials, short_timeouts):
+    """Three pieces of 0.3 s each take longer than request_timeout (0.5 s) together, and pass; one
+    piece slower than that is cut off, naming the limit."""
+    text = "One sentence here. Another one here. A third one here."
+    given = credentials(UID, request_timeout="0.5", chars_per_request="20")
+    server.fault(SPEECH, delay=0.3, times=3)
+
+    with bounded(10):
+        audio = b"".join(speak(speaker, given, text))
+
+    assert len(server.requests(SPEECH)) == 3 and audio.startswith(b"ID3")
+    server.fault(SPEECH, delay=2)
+    with raises_dify_error(InvokeConnectionError, server.port) as caught, bounded(10):
+        b"".join(speak(speaker, given, text))
+    assert "did not complete within request_timeout = 0.5 s" in str(caught.value)
+
+
+def test_a_piece_takes_4096_characters_at_most(speaker, server, credentials):
+    """4096: OpenAI's /v1/audio/speech takes at most 4096 characters of input (its API reference),
+    and the servers that copy the API keep that limit."""
+    text = "x" * 5000  # no sentence end: cut at the limit
+
+    b"".join(speak(speaker, credentials(UID, chars_per_request="9999"), text))
+    speaker.validate_credentials(UID, credentials(UID, chars_per_request="4096"))
+    with pytest.raises(CredentialsValidateFailedError) as caught:
+        speaker.validate_credentials(UID, credentials(UID, chars_per_request="4097"))
+
+    assert [len(r["json"]["input"]) for r in server.requests(SPEECH)][:2] == [4096, 904]
+    assert str(caught.value) == "chars_per_request must be a whole number from 1 to 4096"
+
+
+@pytest.fixture
+def no_refusals_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that has not yet seen a server refuse mp3 (the memory is per process)."""
+    monkeypatch.setattr(features, "_refusals", OrderedDict())
+
+
+def test_a_server_that_refuses_mp3_is_saved_as_wav(speaker, server, credentials, no_refusals_remembered):
+    server.control("features", {"no_mp3": True})
+    given = credentials(UID)
+
+    speaker.validate_credentials(UID, given)
+
+    assert given["audio_format"] == "wav"
+    asked = [r["json"]["response_format"] for r in server.requests(SPEECH)]
+    assert asked == ["mp3", "wav"]
+    assert speaker.get_tts_model_mime_type(UID, given) == "audio/wav"
+
+
+def test_a_400_to_mp3_leads_to_wav_once_and_is_remembered(
+    speaker, server, credentials, no_refusals_remembered
+):
+    server.control("features", {"no_mp3": True})
+    given = credentials(UID)  # saved before the server lost mp3: no audio_format answer
+
+    first = b"".join(speak(speaker, given, "Hello."))
+    second = b"".join(speak(speaker, given, "Hello."))
+
+    assert first.startswith(b"RIFF") and second.startswith(b"RIFF")
+    assert [r["json"]["response_format"] for r in server.requests(SPEECH)] == ["mp3", "wav", "wav"]
+    schema = speaker.get_customizable_model_schema(UID, given)
+    assert schema.model_properties[ModelPropertyKey.AUDIO_TYPE] == "wav"
+
+
+def test_a_400_that_is_not_about_the_format_is_raised_and_not_retried(
+    speaker, server, credentials, no_refusals_remembered
+):
+    server.fault(SPEECH, status=400, body={"detail": "voice 'echo' not found"})
+
+    with raises_dify_error(InvokeBadRequestError, server.port, 400):
+        speak(speaker, credentials(UID))
+
+    assert [r["json"]["response_format"] for r in server.requests(SPEECH)] == ["mp3"]
+
+
+def test_the_audio_format_comes_from_the_form(speaker, server, credentials):
+    audio = b"".join(speak(speaker, credentials(UID, audio_format="wav"), "Hello."))
+
+    assert audio.startswith(b"RIFF")
+    assert server.requests(SPEECH)[0]["json"]["response_format"] == "wav"
+    with pytest.raises(CredentialsValidateFailedError) as caught:
+        speaker.validate_credentials(UID, credentials(UID, audio_format="ogg"))
+    assert str(caught.value) == "audio_format must be one of mp3, wav"
 
 
 # -- validation -----------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from models.llm.capabilities import (
 from models.llm.chunks import joined
 from models.llm.detection import learn
 from models.llm.messages import carried_reasoning, prompt_text, wire_message, wire_tools
+from models.llm.parameters import extra_body_rule, sampling_rules, take_extra_body, with_extra_body
 from models.llm.thinking import thinks_first
 from models.server.connection import Connection, model_uid, positive_int
 from models.server.errors import ErrorMapping
@@ -74,6 +75,7 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
         # parameter rules in get_customizable_model_schema); the message format: messages.py.
         payload: dict[str, Any] = {"model": model_uid(credentials, model), "stream": stream}
         parameters = dict(model_parameters)
+        extra_body = take_extra_body(parameters)
         payload.update(feature_fields(parameters))
         payload.update({name: value for name, value in parameters.items() if value is not None})
         if stop:
@@ -89,6 +91,7 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
             payload["messages"] = [wire_message(message, input_audio) for message in prompt_messages]
             if tools:
                 payload["tools"] = wire_tools(tools)
+        payload = with_extra_body(payload, extra_body)
         payload = features.without_refused(payload, features.refused(conn, payload["model"]))
         if stream:
             return self._stream(model, credentials, conn, path, payload, prompt_messages, tools)
@@ -263,7 +266,7 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
         """
         wanted = extra_inputs(credentials, strict=True)
         uid = model_uid(credentials, model)
-        with credential_check(credentials) as conn:  # all requests together within CHECK_TIMEOUT
+        with credential_check(credentials) as conn:  # all requests together within request_timeout
             info = validate_model(conn, credentials, uid, "llm") or described_features(conn, uid)
         learn(credentials, info, wanted)
 
@@ -292,6 +295,8 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
                     max=max_tokens,
                     default=min(THINKING_MAX_TOKENS if thinks else DEFAULT_MAX_TOKENS, max_tokens),
                 ),
+                *sampling_rules(),
                 *feature_rules(credentials),
+                extra_body_rule(),
             ],
         )

@@ -142,7 +142,7 @@ class {{ plan.class_name("rerank") }}(ErrorMapping, RerankModel):
         Image support, when the server tells it, is stored in `credentials` (`reranks_images`).
         """
         uid = model_uid(credentials, model)
-        with credential_check(credentials) as conn:  # all requests together within CHECK_TIMEOUT
+        with credential_check(credentials) as conn:  # all requests together within request_timeout
             described = validate_model(conn, credentials, uid, "rerank") or described_features(conn, uid)
         if described and described.images:
             credentials["reranks_images"] = YES

@@ -37,24 +37,34 @@ class Answer(NamedTuple):
             return None
 
 
+# Shorter values of extra_headers (a flag, "1") are no secrets: replacing them would garble a message.
+HEADER_SECRET_CHARS = 4
+
+
 @lru_cache(maxsize=limits.MAX_CLIENTS)
-def _secrets(api_key: str) -> list[bytes]:
-    """The API key as a server may echo it: as sent, and as JSON encoders escape it."""
-    if not api_key:
-        return []
-    escaped = json.dumps(api_key)[1:-1]
-    forms = {
-        api_key,
-        escaped,
-        escaped.replace("/", "\\/"),
-        escaped.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"),
-    }
+def _secrets(api_key: str, header_values: tuple[str, ...] = ()) -> list[bytes]:
+    """The API key, and the given header values, as a server may echo them: as sent, and as JSON
+    encoders escape them."""
+    forms = set()
+    for secret in (api_key, *[value for value in header_values if len(value) >= HEADER_SECRET_CHARS]):
+        if not secret:
+            continue
+        escaped = json.dumps(secret)[1:-1]
+        forms |= {
+            secret,
+            escaped,
+            escaped.replace("/", "\\/"),
+            escaped.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"),
+        }
     return [form.encode() for form in sorted(forms, key=len, reverse=True)]
 
 
-def scrub(data: bytes, conn: Connection) -> bytes:
-    """`data` with every form of the API key replaced by `***`."""
-    for secret in _secrets(conn.api_key):
+def scrub(data: bytes, conn: Connection, *, headers: bool = False) -> bytes:
+    """`data` with every form of the API key replaced by `***`; with `headers`, also the values of
+    extra_headers (done for error answers, whose text reaches messages: a value may be a gateway's
+    key, and a short common word in an answer's content must stay as it is)."""
+    values = tuple(value for _, value in conn.headers) if headers else ()
+    for secret in _secrets(conn.api_key, values):
         data = data.replace(secret, b"***")
     return data
 
@@ -136,7 +146,8 @@ def read_ahead(pieces: Iterator[bytes], most: int = limits.READ_AHEAD_BYTES) -> 
 
 
 def read(response: httpx.Response, url: str, conn: Connection, keep: int | None = None) -> bytes:
-    """The whole body, refused beyond MAX_RESPONSE_BYTES after decompression; or its first `keep` bytes."""
+    """The whole body, refused beyond MAX_RESPONSE_BYTES after decompression; or the first `keep`
+    bytes of an error answer (the values of extra_headers removed too)."""
     limit = keep or limits.MAX_RESPONSE_BYTES
     declared = response.headers.get("content-length", "")
     if keep is None and declared.isdigit() and int(declared) > limit:
@@ -150,7 +161,7 @@ def read(response: httpx.Response, url: str, conn: Connection, keep: int | None 
                 raise too_big(url)
             del body[limit:]
             break
-    return scrub(bytes(body), conn)
+    return scrub(bytes(body), conn, headers=keep is not None)
 
 
 def too_big(url: str) -> InvokeServerUnavailableError:

@@ -6,6 +6,7 @@ Each error carries its `Fault` (see vocabulary.py).
 """
 
 import json
+import ssl
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ from dify_plugin.errors.model import (
 from models.server import limits
 from models.server.bodies import Answer, scrub
 from models.server.connection import Connection
+from models.server.network import shown_proxy
 from models.server.vocabulary import STATUS, TIMEOUT, UNREACHABLE, Fault
 
 
@@ -72,11 +74,29 @@ def transport_error(error: httpx.TransportError, url: str, conn: Connection) -> 
     if isinstance(error, httpx.TimeoutException):
         message = f"{url} sent nothing for request_timeout = {conn.timeout:g} s"
         return Fault(TIMEOUT).on(InvokeConnectionError(message))
-    if isinstance(error, httpx.ConnectError):
-        message = f"cannot connect to {url}: {error}"
+    via = f" through the proxy {shown_proxy(conn.proxy)}" if conn.proxy else ""
+    unverified = _unverified(error)
+    if unverified is not None:
+        bundle = f"the CA bundle named by {conn.trust.source}" if conn.trust.source else "certifi's CA bundle"
+        message = (
+            f"cannot connect to {url}{via}: certificate verification failed ({unverified}) with {bundle}: "
+            "give the server's CA in ca_bundle, SSL_CERT_FILE or REQUESTS_CA_BUNDLE"
+        )
+    elif isinstance(error, (httpx.ConnectError, httpx.ProxyError)):
+        message = f"cannot connect to {url}{via}: {error}"
     else:
-        message = f"connection to {url} failed: {type(error).__name__}: {error}"
+        message = f"connection to {url}{via} failed: {type(error).__name__}: {error}"
     return Fault(UNREACHABLE).on(InvokeConnectionError(scrub(message.encode(), conn).decode()))
+
+
+def _unverified(error: BaseException) -> str | None:
+    """Why the server's certificate did not verify, if that is what ended the connection."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return str(seen.verify_message or seen.reason)
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def timed_out(message: str) -> InvokeConnectionError:

@@ -9,7 +9,7 @@ from typing import Any
 from dify_plugin.errors.model import InvokeServerUnavailableError
 
 from models.server import limits
-from models.server.bodies import decoded, lines, read_ahead
+from models.server.bodies import decoded, lines, read_ahead, scrub
 from models.server.connection import Connection
 from models.server.errors import detail
 from models.server.transport import paced, streamed
@@ -50,9 +50,11 @@ def stream_events(conn: Connection, path: str, payload: dict[str, Any]) -> Itera
         streamed(conn, url, payload, limit, is_sse, "an event stream", "text/event-stream") as response,
         closing(read_ahead(decoded(response, url))) as pieces,
     ):
-        for batch in paced(_data(lines(pieces, url, conn), url), limit):
+        for batch in paced(_data(lines(pieces, url, conn), url, conn), limit):
             ended = "[DONE]" in batch
-            events = [_event(data, url) for data in (batch[: batch.index("[DONE]")] if ended else batch)]
+            events = [
+                _event(data, url, conn) for data in (batch[: batch.index("[DONE]")] if ended else batch)
+            ]
             if ended:
                 events.append(DONE)
             if events:
@@ -61,7 +63,7 @@ def stream_events(conn: Connection, path: str, payload: dict[str, Any]) -> Itera
                 return
 
 
-def _data(batches: Iterator[list[str]], url: str) -> Iterator[list[str]]:
+def _data(batches: Iterator[list[str]], url: str, conn: Connection) -> Iterator[list[str]]:
     """The `data:` values of a server-sent event stream, in lists of those that arrived together
     (never empty); comments and other fields are skipped, and an `event: error` is raised as
     Dify's error with the server's message."""
@@ -75,13 +77,13 @@ def _data(batches: Iterator[list[str]], url: str) -> Iterator[list[str]]:
                 kind = line[6:].strip()
             elif line.startswith("data:"):
                 if kind == "error":
-                    raise _stream_error(url, line[5:])
+                    raise _stream_error(url, line[5:], conn)
                 found.append(line[5:].strip())
         if found:
             yield found
 
 
-def _event(data: str, url: str) -> dict[str, Any]:
+def _event(data: str, url: str, conn: Connection) -> dict[str, Any]:
     try:
         event = json.loads(data)
     except ValueError:
@@ -89,9 +91,11 @@ def _event(data: str, url: str) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise InvokeServerUnavailableError(f"{url} sent a stream event that is not an object: {data[:120]!r}")
     if "error" in event and not event.get("choices"):
-        raise _stream_error(url, data)
+        raise _stream_error(url, data, conn)
     return event
 
 
-def _stream_error(url: str, data: str) -> InvokeServerUnavailableError:
-    return InvokeServerUnavailableError(f"{url} reported an error mid-stream: {detail(data)}")
+def _stream_error(url: str, data: str, conn: Connection) -> InvokeServerUnavailableError:
+    """The server's error event (the extra_headers values removed, as from any error answer)."""
+    shown = scrub(data.encode(), conn, headers=True).decode("utf-8", "replace")
+    return InvokeServerUnavailableError(f"{url} reported an error mid-stream: {detail(shown)}")

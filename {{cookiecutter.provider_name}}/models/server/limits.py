@@ -6,11 +6,13 @@ No import here: a tool can read them without loading the SDK. The code reads the
 
 # -- time ---------------------------------------------------------------------------------------
 DEFAULT_TIMEOUT = 60.0  # request_timeout when the credentials give none (the form's default too)
-TIMEOUT_RANGE = (1.0, 240.0)  # request_timeout is kept within these seconds (main.py allows 300)
+# request_timeout is kept within these seconds. 600: the Dify daemon ends any call after its
+# PLUGIN_MAX_EXECUTION_TIMEOUT, 600 s by default (dify-plugin-daemon internal/types/app/default.go),
+# and Dify's API waits as long for the daemon (PLUGIN_DAEMON_TIMEOUT); main.py allows the silence.
+TIMEOUT_RANGE = (1.0, 600.0)
 CONNECT_TIMEOUT = 10.0  # the longest wait for a connection (request_timeout if that is shorter)
 DEFAULT_RETRIES = 2
 MAX_RETRIES = 3  # max_retries is kept within 0..3; waits between attempts: 0, 0.5 and 1 s
-CHECK_TIMEOUT = 10.0  # a credential check ends within this, whatever request_timeout says
 STREAM_LIMIT = 1800.0  # no stream lasts longer, however often the server sends
 TOKENIZER_BUDGET = 10.0  # seconds one plugin call may spend asking the server to count tokens
 
@@ -26,6 +28,12 @@ REMEMBERED_CONNECTIONS = 256  # (connection, model) whose refused optional field
 # How long an answer about a server is remembered (models/server/memory.py says why it is not forever).
 REFUSAL_MEMORY = 600.0  # seconds an optional field a server refused is left out before it is tried again
 TOKENIZER_MEMORY = 600.0  # seconds a server's answer about its tokenizer endpoint is trusted
+
+# -- requests -----------------------------------------------------------------------------------
+# extra_headers together, as sent ("name: value" and CRLF each): nginx's default
+# large_client_header_buffers (4 8k) refuses one header line above 8 KiB, and uvicorn (h11) a
+# request head above 16 KiB; this leaves room for the plugin's own headers.
+MAX_EXTRA_HEADER_BYTES = 8 * 1024
 
 # -- connections --------------------------------------------------------------------------------
 MAX_CLIENTS = 32  # connection pools kept, one per distinct connection settings

@@ -1,20 +1,17 @@
-"""One pooled HTTP client per connection settings: auth header, TLS, retries, keep-alive.
-
-Network settings a deployment may need (a proxy, a private CA bundle, extra headers) belong in
-`new_client`, the one place every client is made.
+"""One pooled HTTP client per connection settings: auth and extra headers, TLS, proxy, retries,
+keep-alive. `new_client` is the one place every client is made.
 """
 
-import ssl
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
 
 import httpx
 
 from models.server import limits
 from models.server.connection import Connection
+from models.server.network import tls_context
 
 
 class _Pool:
@@ -63,15 +60,14 @@ class Pools:
         return len(self._pools)
 
 
-@cache
-def _tls() -> ssl.SSLContext:
-    """One TLS context for every client: each client of its own would load the CA bundle again."""
-    return httpx.create_ssl_context()
-
-
 def new_client(conn: Connection) -> httpx.Client:
-    """The HTTP client for one connection's settings."""
-    headers = {"Accept-Encoding": "gzip, deflate"}  # the encodings bodies.decoded() reads within limits
+    """The HTTP client for one connection's settings.
+
+    The transport is made here, so httpx reads nothing from the environment itself (a transport
+    of one's own turns its proxy variables off): the connection carries the proxy they name
+    (network.proxy_for) and the CA bundle (network.trust), whose context is made once per file.
+    """
+    headers = {"Accept-Encoding": "gzip, deflate", **dict(conn.headers)}  # encodings bodies.decoded() reads
     if conn.api_key:
         # ADAPT: the auth header. A server that wants e.g. `X-API-Key: <key>` sets it here.
         headers["Authorization"] = f"Bearer {conn.api_key}"
@@ -80,14 +76,18 @@ def new_client(conn: Connection) -> httpx.Client:
         max_keepalive_connections=limits.KEEPALIVE,
         keepalive_expiry=limits.KEEPALIVE_EXPIRY,
     )
+    tls = tls_context(conn.trust)
     return httpx.Client(
         base_url=conn.base_url,
         headers=headers,
         timeout=httpx.Timeout(conn.timeout, connect=min(conn.timeout, limits.CONNECT_TIMEOUT)),
         limits=pool_limits,
-        verify=_tls(),
+        verify=tls,
+        trust_env=False,
         # Retries cover failed connection attempts only, never a request the server received.
-        transport=httpx.HTTPTransport(retries=conn.retries, limits=pool_limits, verify=_tls()),
+        transport=httpx.HTTPTransport(
+            retries=conn.retries, limits=pool_limits, verify=tls, proxy=conn.proxy or None
+        ),
     )
 
 

@@ -1,6 +1,7 @@
 """Checks made while Dify saves credentials: is the server there, does it run the model, and as
 the right type? Each family says what its servers tell (families/); this module asks them, in
-the order families/__init__.py sets, all within CHECK_TIMEOUT.
+the order families/__init__.py sets, all within request_timeout (a CPU server's first answer,
+while it loads the model, takes what the person setting it up allows).
 """
 
 import json
@@ -32,8 +33,8 @@ ANY_ERROR = frozenset(range(400, 600))  # for the further asks of a family alrea
 
 @contextmanager
 def credential_check(credentials: Mapping[str, Any]) -> Iterator[Connection]:
-    """The connection, for a credential check that ends within CHECK_TIMEOUT; any failure becomes
-    CredentialsValidateFailedError.
+    """The connection, for a credential check whose requests all end within request_timeout; any
+    failure becomes CredentialsValidateFailedError.
 
     Settings that calls would keep within their ranges are refused here, so the person sees why.
     """
@@ -41,8 +42,10 @@ def credential_check(credentials: Mapping[str, Any]) -> Iterator[Connection]:
         conn = Connection.of(credentials)
         _check_range(credentials, "request_timeout", *limits.TIMEOUT_RANGE)
         _check_range(credentials, "max_retries", 0, limits.MAX_RETRIES, whole=True)
-        seconds = limits.CHECK_TIMEOUT
-        with time_limit(seconds, f"{conn.base_url} did not pass the credential check within {seconds:g} s"):
+        message = (
+            f"{conn.base_url} did not pass the credential check within request_timeout = {conn.timeout:g} s"
+        )
+        with time_limit(conn.timeout, message):
             yield conn
     except InvokeError as error:
         raise validation_failed(error) from None
@@ -62,15 +65,14 @@ def _check_range(
 
 
 def probe(conn: Connection, ask: Ask | str, absent: frozenset[int] = NO_SUCH_ENDPOINT) -> Any:
-    """GET (or POST, as `ask` says) within CHECK_TIMEOUT; the JSON answered, or None if the
+    """GET (or POST, as `ask` says) within request_timeout; the JSON answered, or None if the
     status is one of `absent` (the server has no such endpoint) or the answer is not JSON.
 
     Other error answers raise, e.g. Xinference's 400 for a uid it does not run.
     """
     ask = ask if isinstance(ask, Ask) else Ask("GET", ask)
-    limit = (limits.CHECK_TIMEOUT, f"{limits.CHECK_TIMEOUT:g} s, the limit for a credential check")
     body = {} if ask.json is None else {"json": ask.json}
-    answer = request(conn, ask.method, ask.path, limit=limit, allowed=absent, **body)
+    answer = request(conn, ask.method, ask.path, allowed=absent, **body)
     return None if answer.status in absent else answer.json()
 
 

@@ -206,7 +206,7 @@ class {{ plan.class_name("text-embedding") }}(ErrorMapping, TextEmbeddingModel):
                 CredentialsValidateFailedError(f"parallel_requests {rule}")
             )
         uid = model_uid(credentials, model)
-        with credential_check(credentials) as conn:  # all requests together within CHECK_TIMEOUT
+        with credential_check(credentials) as conn:  # all requests together within request_timeout
             info = validate_model(conn, credentials, uid, "text-embedding")
             described = info or described_features(conn, uid)
         if info and info.context_size:

@@ -106,6 +106,10 @@ def parse_settings(argv: Sequence[str], form: Form, environ: dict[str, str]) -> 
             raise UsageError(
                 f"--set api_key: the key would stay in your shell history; put it in ${KEY_ENV} or a file for --api-key-file"
             )
+        if name in form.secrets:
+            raise UsageError(
+                f"--set {name}: a secret would stay in your shell history; put it in the file for --credentials"
+            )
         check_field(name, form, "--set")
         given[name] = value
     if environ.get(URL_ENV) and "server_url" not in given:
@@ -167,7 +171,10 @@ def read_credentials(path: str, form: Form) -> dict[str, str]:
         raise UsageError(f"--credentials {path}: must hold a JSON object of form fields")
     for name in data:
         check_field(str(name), form, f"--credentials {path}:")
-    return {str(k): "" if v is None else str(v) for k, v in data.items()}
+    return {
+        str(k): "" if v is None else json.dumps(v) if isinstance(v, dict | list) else str(v)
+        for k, v in data.items()
+    }
 
 
 def read_key_file(path: str) -> str:
@@ -200,15 +207,28 @@ def redact_url(url: str) -> str:
 
 
 class Redactor:
-    """Replaces every secret (API key, URL password) in text that is about to be printed."""
+    """Replaces every secret (API key, URL password, extra header values) in text that is about to be printed."""
 
     def __init__(self, settings: Settings) -> None:
         password = urlsplit(settings.server_url).password
-        self.secrets = sorted(
-            {s for s in (settings.api_key, password) if s and len(s) >= 4}, key=len, reverse=True
-        )
+        secrets = {settings.api_key, password, *header_values(settings.given.get("extra_headers"))}
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, "***")
         return text
+
+
+def extra_headers(answer: str | None) -> dict[str, str]:
+    """The headers of an extra_headers answer (a JSON object of text values; the plugin checks it)."""
+    try:
+        given = json.loads(answer or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v).strip() for k, v in given.items()} if isinstance(given, dict) else {}
+
+
+def header_values(answer: str | None) -> list[str]:
+    """The values of an extra_headers answer, and the answer itself."""
+    return [answer or "", *extra_headers(answer).values()]

@@ -32,6 +32,10 @@ class Diagnosis:
         """What to check, for a run given no model."""
         return self.server.runs()
 
+    def api_at(self) -> str | None:
+        """Where the plugin sends its requests, and why there, for the header."""
+        return f"API at: {self.server.base} ({self.server.base_rule})"
+
     def closing_note(self) -> str | None:
         return loopback_note(self.settings.server_url)
 
@@ -109,8 +113,17 @@ class Diagnosis:
 
 
 def path_fix(server: Server) -> str:
-    if server.base != f"{server.root}{openai.API_PREFIX}":
-        status, _ = server.listing(f"{server.root}{openai.API_PREFIX}")
-        if status in (200, 401, 403):
-            return f"{server.base} is not the API (404), {server.root}{openai.API_PREFIX} is: set server_url to {server.root}"
-    return f"{server.base}/{openai.MODELS_PATH} answered 404: server_url must be the address of the server's OpenAI-style API (the part before {openai.API_PREFIX})"
+    """Where the API is, when the model list is not at the base URL: after /v1 under the path
+    given, at the server's /v1, or at its root."""
+    v1 = f"{server.root}{openai.API_PREFIX}"
+    for candidate, fix in (
+        (f"{server.base}{openai.API_PREFIX}", f"set server_url to {server.base}{openai.API_PREFIX}"),
+        (v1, f"set server_url to {server.root}"),
+        (server.root, "its routes are at the root: --set routes_at_root=yes"),
+    ):
+        if candidate != server.base and server.listing(candidate)[0] in (200, 401, 403):
+            return f"{server.base} is not the API (404), {candidate} is: {fix}"
+    return (
+        f"{server.base}/{openai.MODELS_PATH} answered 404: server_url must be the address of the server's "
+        f"OpenAI-style API, e.g. {v1} (a URL without a path gets {openai.API_PREFIX})"
+    )

@@ -37,6 +37,13 @@ class Form:
     def names(self) -> set[str]:
         return {f["variable"] for f in self.provider_fields + self.model_fields} | set(BOUNDS)
 
+    @property
+    def secrets(self) -> set[str]:
+        """The fields Dify's form hides (secret-input): the API key, extra headers."""
+        return {
+            f["variable"] for f in self.provider_fields + self.model_fields if f.get("type") == "secret-input"
+        }
+
     def credentials(
         self, given: dict[str, str], model_type: str | None = None, uid: str = ""
     ) -> dict[str, str]:

@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,13 @@ class PluginSilent(AssertionError):
 class PluginProcess:
     """`python -m main` in local mode, driven over stdin/stdout as the Dify daemon drives it."""
 
-    def __init__(self, *, ready: bool = True) -> None:
-        """Start the plugin; unless `ready` is False, also wait for its registration (see `wait_ready`)."""
-        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    def __init__(self, *, ready: bool = True, environ: Mapping[str, str] | None = None) -> None:
+        """Start the plugin; unless `ready` is False, also wait for its registration (see `wait_ready`).
+
+        It connects to the server directly: this process's proxy variables are left out (the
+        daemon's environment, not this shell's, decides in Dify); `environ` is added to the rest.
+        """
+        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()} | dict(environ or {})
         env["INSTALL_METHOD"] = "local"
         self.stderr = tempfile.TemporaryFile()
         self.stdout: list[bytes] = []  # every line written, heartbeats and logs included

@@ -49,6 +49,9 @@ class Checker:
         self.say(
             f"Checking the {PROVIDER} plugin against {redact_url(s.server_url)} as Dify runs it (python -m main, stdio)"
         )
+        api_at = self.diagnosis.api_at()
+        if api_at:
+            self.say(api_at)
         key = "none" if not s.api_key else f"from {s.key_source} (not shown)"
         self.say(f"API key: {key}; each call ends within {s.deadline:g} s\n")
         if plugin is not None:

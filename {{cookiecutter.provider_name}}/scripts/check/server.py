@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from models.server.families import openai, xinference
-from scripts.check.arguments import Settings
+from models.server.vocabulary import YES
+from scripts.check.arguments import Settings, extra_headers
 from scripts.check.failure import LOOPBACK
 
 PROBE_TIMEOUT = 5.0  # this script's own look at the server when explaining a failure
@@ -33,9 +34,15 @@ class Server:
         self.host = parts.hostname or ""
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.root = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"  # without user:password
-        path = parts.path.rstrip("/").removesuffix(openai.API_PREFIX)
-        self.base = f"{self.root}{path}{openai.API_PREFIX}"  # where the plugin sends its requests
-        self.headers = {}
+        at_root = settings.given.get("routes_at_root", "").strip().lower() == YES
+        self.base = openai.api_base(self.root, parts.path, at_root)  # where the plugin sends its requests
+        if parts.path.strip("/"):
+            self.base_rule = "the URL's path, as given"
+        elif at_root:
+            self.base_rule = "the server's root, as routes_at_root=yes says"
+        else:
+            self.base_rule = f"{openai.API_PREFIX} added to a URL without a path"
+        self.headers = dict(extra_headers(settings.given.get("extra_headers")))
         if settings.api_key:
             self.headers["Authorization"] = f"Bearer {settings.api_key}"
         elif parts.username is not None:

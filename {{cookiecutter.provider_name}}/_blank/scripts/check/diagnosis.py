@@ -24,6 +24,9 @@ class Diagnosis:
     def models_hint(self) -> str:
         return "the model UIDs your server runs"
 
+    def api_at(self) -> str | None:
+        return None  # where your code sends its requests is for it to say
+
     def closing_note(self) -> str | None:
         return loopback_note(self.settings.server_url)
 

@@ -9,11 +9,30 @@ the other families add what their servers say beyond it.
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, Protocol
 
-# ADAPT: where the API lives under the server's address (Connection.url builds every URL from it).
+# ADAPT: where the API lives under the server's address when the URL names no path (api_base).
 API_PREFIX = "/v1"
 MODELS_PATH = "models"
 CHECK_TEXT = "Hi"
 COMMON_TYPES = ("llm", "text-embedding", "rerank")  # asked, when a check fails, what the model is instead
+
+
+def api_base(origin: str, path: str, routes_at_root: bool = False) -> str:
+    """Where the API's routes are, from the server URL's origin (scheme, host, port) and path.
+
+    A URL with a path is used as given (`/v1`, `/api/v1`, `/v1-openai`; a last `/V1` is written
+    `/v1`); one without gets API_PREFIX, unless the server's routes are at its root (Infinity,
+    TEI), which only the `routes_at_root` answer can say: `http://host:9997` and
+    `http://host:9997/` must keep meaning `/v1`.
+    """
+    path = path.rstrip("/")
+    if path.lower().endswith(API_PREFIX):
+        path = path[: -len(API_PREFIX)] + API_PREFIX
+    return origin + (path or ("" if routes_at_root else API_PREFIX))
+
+
+def server_root(base: str) -> str:
+    """Where a server's own paths are (llama.cpp's /props, Ollama's /api/show): beside API_PREFIX."""
+    return base.removesuffix(API_PREFIX)
 
 
 def read_ids(body: Any) -> list[str] | None:
@@ -156,7 +175,8 @@ def type_checks(credentials: Mapping[str, Any], uid: str) -> dict[str, TypeCheck
         "tts": TypeCheck(
             "a speech request for one word",
             "audio/speech",
-            {"json": {"model": uid, "input": CHECK_TEXT, "voice": voice, "response_format": "mp3"}},
+            # wav: every server makes it, also one without ffmpeg, which refuses mp3 (tts.py learns which)
+            {"json": {"model": uid, "input": CHECK_TEXT, "voice": voice, "response_format": "wav"}},
             _audio,
         ),
 {% endif %}
