@@ -713,6 +713,7 @@ WORKING_ONLY = (
     "models/llm/messages.py",
     "models/llm/overflow.py",
     "models/llm/parameters.py",
+    "models/llm/settings.py",
     "models/llm/thinking.py",
     "scripts/check/server.py",
     "tests/fake_families.py",

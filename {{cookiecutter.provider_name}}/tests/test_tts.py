@@ -6,7 +6,6 @@ wrapping takes part, also while the audio streams.
 """
 
 import types
-from collections import OrderedDict
 from collections.abc import Generator
 
 import pytest
@@ -21,6 +20,8 @@ from dify_plugin.errors.model import (
 )
 
 from models import features
+from models.server import limits
+from models.server.memory import Memory
 from models.tts.tts import {{ plan.class_name("tts") }}
 
 SPEECH = "/v1/audio/speech"
@@ -153,7 +154,8 @@ def test_a_piece_takes_4096_characters_at_most(speaker, server, credentials):
 @pytest.fixture
 def no_refusals_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
     """A process that has not yet seen a server refuse mp3 (the memory is per process)."""
-    monkeypatch.setattr(features, "_refusals", OrderedDict())
+    fresh = Memory(limits.REMEMBERED_CONNECTIONS, limits.REFUSAL_MEMORY)
+    monkeypatch.setattr(features, "REFUSALS", fresh)
 
 
 def test_a_server_that_refuses_mp3_is_saved_as_wav(speaker, server, credentials, no_refusals_remembered):

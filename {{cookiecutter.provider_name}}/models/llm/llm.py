@@ -2,8 +2,10 @@
 """Chat and completion models on the server's OpenAI-style API.
 
 Chat models use `POST /v1/chat/completions`; generate-only models (mode "completion") use
-`POST /v1/completions`. Beside this file: messages.py (the request's messages), answers.py
-(reading answers), chunks.py (joining stream events), capabilities.py (features and parameters).
+`POST /v1/completions`. A call reads its credentials once, into a Connection and LLMSettings
+(settings.py), and passes those down. Beside this file: messages.py (the request's messages),
+answers.py (reading answers), chunks.py (joining stream events), capabilities.py (features and
+parameters).
 Connections, streaming and errors: models/server/; features shared with other types: models/features.py.
 """
 
@@ -33,18 +35,16 @@ from models.llm.chunks import joined
 from models.llm.detection import learn
 from models.llm.messages import carried_reasoning, prompt_text, wire_message, wire_tools
 from models.llm.parameters import extra_body_rule, sampling_rules, take_extra_body, with_extra_body
-from models.llm.thinking import thinks_first
-from models.server.connection import Connection, model_uid, positive_int
+from models.llm.settings import LLMSettings
+from models.server.connection import Connection, model_uid
 from models.server.errors import ErrorMapping
 from models.server.events import stream_events
 from models.server.probes import credential_check, described_features, validate_model
 from models.server.tokens import Tokenizer, estimate_tokens
 from models.server.transport import json_object, request, time_limit
-from models.server.vocabulary import THINKING_ALWAYS, THINKING_SWITCHABLE
 
 CHAT_PATH = "chat/completions"
 COMPLETION_PATH = "completions"  # generate-only models
-DEFAULT_CONTEXT_SIZE = 4096
 DEFAULT_MAX_TOKENS = 512
 THINKING_MAX_TOKENS = 4096  # the default for a thinking model: its reasoning counts against max_tokens
 # What a chat template adds, for the offline estimate: role markers around each message
@@ -68,12 +68,11 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
         user: str | None = None,
     ) -> LLMResult | Generator[LLMResultChunk, None, None]:
         """Return an LLMResult, or a generator of LLMResultChunk when `stream` is true."""
-        conn = Connection.of(credentials)
-        chat = self.get_model_mode(model, credentials) == LLMMode.CHAT
-        path = CHAT_PATH if chat else COMPLETION_PATH
+        conn, llm = Connection.of(credentials), LLMSettings.of(model, credentials)
+        path = CHAT_PATH if llm.chat else COMPLETION_PATH
         # ADAPT: this is what the server receives. Add fields your server wants here (and their
         # parameter rules in get_customizable_model_schema); the message format: messages.py.
-        payload: dict[str, Any] = {"model": model_uid(credentials, model), "stream": stream}
+        payload: dict[str, Any] = {"model": llm.uid, "stream": stream}
         parameters = dict(model_parameters)
         extra_body = take_extra_body(parameters)
         payload.update(feature_fields(parameters))
@@ -84,18 +83,17 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
             payload["stream_options"] = {"include_usage": True}
         if user:
             payload["user"] = user  # Dify's id of the end user, for the server's logs and limits
-        if not chat:
+        if not llm.chat:
             payload["prompt"] = prompt_text(prompt_messages)
         else:
-            input_audio = credentials.get("audio_part") == "input_audio"
-            payload["messages"] = [wire_message(message, input_audio) for message in prompt_messages]
+            payload["messages"] = [wire_message(message, llm.input_audio) for message in prompt_messages]
             if tools:
                 payload["tools"] = wire_tools(tools)
         payload = with_extra_body(payload, extra_body)
         payload = features.without_refused(payload, features.refused(conn, payload["model"]))
         if stream:
-            return self._stream(model, credentials, conn, path, payload, prompt_messages, tools)
-        return self._block(model, credentials, conn, path, payload, prompt_messages, tools)
+            return self._stream(model, credentials, llm, conn, path, payload, prompt_messages, tools)
+        return self._block(model, credentials, llm, conn, path, payload, prompt_messages, tools)
 
     def _without_refusals[T](
         self, conn: Connection, path: str, payload: dict[str, Any], send: Callable[[dict[str, Any]], T]
@@ -132,6 +130,7 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
         self,
         model: str,
         credentials: dict,
+        llm: LLMSettings,
         conn: Connection,
         path: str,
         payload: dict[str, Any],
@@ -150,13 +149,14 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
         return LLMResult(
             model=model,
             message=AssistantPromptMessage(content=content, tool_calls=tool_calls, opaque_body=carried),
-            usage=self._usage(model, credentials, body.get("usage"), prompt_messages, tools, text),
+            usage=self._usage(model, credentials, llm, body.get("usage"), prompt_messages, tools, text),
         )
 
     def _stream(
         self,
         model: str,
         credentials: dict,
+        llm: LLMSettings,
         conn: Connection,
         path: str,
         payload: dict[str, Any],
@@ -165,8 +165,8 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
     ) -> Generator[LLMResultChunk, None, None]:
         """Yield the answer's text as it arrives, then one chunk with tool calls, usage and finish reason."""
         try:
-            asked, thinks = self._asked_tokens(credentials, payload), thinks_first(credentials)
-            answer = StreamedAnswer(conn.url(path), path == CHAT_PATH, wants_json(payload), asked, thinks)
+            asked = self._asked_tokens(llm, payload)
+            answer = StreamedAnswer(conn.url(path), llm.chat, wants_json(payload), asked, llm.thinks_first)
             index = 0
             for event in self._events(conn, path, payload):
                 text = answer.read(event)
@@ -178,7 +178,7 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
             final = AssistantPromptMessage(content=answer.tail, tool_calls=calls, opaque_body=carried)
             last = chunk(model, index, final, answer.finish_reason)
             last.delta.usage = self._usage(
-                model, credentials, answer.usage, prompt_messages, tools, answer.text
+                model, credentials, llm, answer.usage, prompt_messages, tools, answer.text
             )
             yield last
         except InvokeError:
@@ -186,19 +186,17 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
         except Exception as error:  # the SDK maps errors only until a stream starts
             raise self._transform_invoke_error(error) from error
 
-    def _asked_tokens(self, credentials: dict, payload: dict[str, Any]) -> int:
+    def _asked_tokens(self, llm: LLMSettings, payload: dict[str, Any]) -> int:
         """The most tokens this answer may have: max_tokens as sent (or max_completion_tokens,
-        its name for servers that refuse it), else the model's limits."""
+        its name for servers that refuse it), else the model's limit."""
         asked = payload.get("max_tokens", payload.get("max_completion_tokens"))
-        if type(asked) is int and asked > 0:
-            return asked
-        context_size = positive_int(credentials.get("context_size"), DEFAULT_CONTEXT_SIZE)
-        return positive_int(credentials.get("max_tokens"), context_size)
+        return asked if type(asked) is int and asked > 0 else llm.max_tokens
 
     def _usage(
         self,
         model: str,
         credentials: dict,
+        llm: LLMSettings,
         reported: Any,
         prompt_messages: list[PromptMessage],
         tools: list[PromptMessageTool] | None,
@@ -212,7 +210,7 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
         prompt_tokens = reported.get("prompt_tokens")
         completion_tokens = reported.get("completion_tokens")
         if type(prompt_tokens) is not int or prompt_tokens < 0:  # estimated: no request after the answer
-            prompt_tokens = self._estimate_prompt_tokens(model, credentials, prompt_messages, tools)
+            prompt_tokens = self._estimate_prompt_tokens(llm, prompt_messages, tools)
         if type(completion_tokens) is not int or completion_tokens < 0:
             completion_tokens = estimate_tokens(answer)
         return self._calc_response_usage(model, credentials, prompt_tokens, completion_tokens)
@@ -226,23 +224,19 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
     ) -> int:
         """Return the prompt's tokens, tool definitions included: as the server counts them where
         it has a tokenizer (its chat template applied), else estimated offline."""
-        tokenizer = Tokenizer(Connection.of(credentials), model_uid(credentials, model))
-        if self.get_model_mode(model, credentials) != LLMMode.CHAT:
+        llm = LLMSettings.of(model, credentials)
+        tokenizer = Tokenizer(Connection.of(credentials), llm.uid)
+        if not llm.chat:
             counted = tokenizer.count(prompt_text(prompt_messages))
         else:
-            input_audio = credentials.get("audio_part") == "input_audio"
-            messages = [wire_message(message, input_audio) for message in prompt_messages]
+            messages = [wire_message(message, llm.input_audio) for message in prompt_messages]
             counted = tokenizer.count_chat(messages, wire_tools(tools) if tools else None)
         if counted is not None:
             return counted
-        return self._estimate_prompt_tokens(model, credentials, prompt_messages, tools)
+        return self._estimate_prompt_tokens(llm, prompt_messages, tools)
 
     def _estimate_prompt_tokens(
-        self,
-        model: str,
-        credentials: dict,
-        prompt_messages: list[PromptMessage],
-        tools: list[PromptMessageTool] | None,
+        self, llm: LLMSettings, prompt_messages: list[PromptMessage], tools: list[PromptMessageTool] | None
     ) -> int:
         """The offline estimate of the prompt's tokens, the chat template's own tokens included."""
         texts = [message.get_text_content() for message in prompt_messages]
@@ -252,7 +246,7 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
         if tools:
             texts.append(json.dumps([tool.model_dump() for tool in tools], ensure_ascii=False))
         overhead = 0
-        if self.get_model_mode(model, credentials) == LLMMode.CHAT:
+        if llm.chat:
             overhead = TEMPLATE_TOKENS_PER_MESSAGE * len(prompt_messages) + TEMPLATE_TOKENS_PER_REPLY
         return estimate_tokens("\n".join(texts)) + overhead
 
@@ -272,17 +266,18 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
 
     def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
         """Return the model's schema: mode, context size, features and parameter rules."""
-        context_size = positive_int(credentials.get("context_size"), DEFAULT_CONTEXT_SIZE)
-        max_tokens = min(positive_int(credentials.get("max_tokens"), context_size), context_size)
-        thinks = credentials.get("thinking") in (THINKING_SWITCHABLE, THINKING_ALWAYS)
-        mode = LLMMode.COMPLETION if credentials.get("mode") == LLMMode.COMPLETION.value else LLMMode.CHAT
+        llm = LLMSettings.of(model, credentials)
+        mode = LLMMode.CHAT if llm.chat else LLMMode.COMPLETION
         return AIModelEntity(
             model=model,
             label=features.label(model, credentials),
             model_type=ModelType.LLM,
             fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
             features=model_features(credentials),
-            model_properties={ModelPropertyKey.MODE: mode.value, ModelPropertyKey.CONTEXT_SIZE: context_size},
+            model_properties={
+                ModelPropertyKey.MODE: mode.value,
+                ModelPropertyKey.CONTEXT_SIZE: llm.context_size,
+            },
             parameter_rules=[
                 ParameterRule(name="temperature", use_template="temperature"),
                 ParameterRule(name="top_p", use_template="top_p"),
@@ -292,8 +287,8 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
                     name="max_tokens",
                     use_template="max_tokens",
                     min=1,
-                    max=max_tokens,
-                    default=min(THINKING_MAX_TOKENS if thinks else DEFAULT_MAX_TOKENS, max_tokens),
+                    max=llm.max_tokens,
+                    default=min(THINKING_MAX_TOKENS if llm.thinks else DEFAULT_MAX_TOKENS, llm.max_tokens),
                 ),
                 *sampling_rules(),
                 *feature_rules(credentials),

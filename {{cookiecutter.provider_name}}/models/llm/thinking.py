@@ -11,20 +11,7 @@ when the model is set up as always thinking (`thinking` "always"); a lone `</thi
 arrives anyway becomes a paragraph break. Whole answers are repaired exactly.
 """
 
-from collections.abc import Mapping
-from typing import Any
-
-from models.server.vocabulary import THINKING_ALWAYS
-
 OPEN, CLOSE = "<think>", "</think>"
-
-
-def thinks_first(credentials: Mapping[str, Any]) -> bool:
-    """Whether the model always reasons before it answers (R1 distills, QwQ): then a stream that
-    starts without `<think>` starts inside the block its chat template opened. A model that
-    thinks when switched on is not assumed to: wrongly assumed, its whole answer would be
-    shown as reasoning."""
-    return credentials.get("thinking") == THINKING_ALWAYS
 
 
 def lone_close(text: str) -> bool:

@@ -1,0 +1,46 @@
+"""The LLM's own answers in a model's credentials, read once per call into `LLMSettings`.
+
+Connection settings (URL, key, time limits, network) are models/server/connection.py's; this is
+what decides the request and how its answer is read: which model, chat or completion, how long
+an answer may be, how audio is sent, whether the model reasons first. The schema Dify shows is
+built from the same reading (llm.py's get_customizable_model_schema).
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dify_plugin.entities.model.llm import LLMMode
+
+from models.server.connection import model_uid, positive_int
+from models.server.vocabulary import THINKING_ALWAYS, THINKING_SWITCHABLE
+
+DEFAULT_CONTEXT_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    uid: str  # the id sent to the server
+    chat: bool  # chat/completions, else completions (generate-only models)
+    context_size: int
+    max_tokens: int  # the longest answer the form allows, not above the context
+    input_audio: bool  # audio parts as OpenAI's input_audio (llama.cpp) rather than audio_url
+    thinks: bool  # reasons before it answers, always or when switched on
+    # Always reasons first (R1 distills, QwQ): a stream that starts without `<think>` starts inside
+    # the block its chat template opened. A model that thinks when switched on is not assumed to:
+    # wrongly assumed, its whole answer would be shown as reasoning.
+    thinks_first: bool
+
+    @classmethod
+    def of(cls, model: str, credentials: Mapping[str, Any]) -> "LLMSettings":
+        context_size = positive_int(credentials.get("context_size"), DEFAULT_CONTEXT_SIZE)
+        thinking = credentials.get("thinking")
+        return cls(
+            uid=model_uid(credentials, model),
+            chat=credentials.get("mode") != LLMMode.COMPLETION.value,
+            context_size=context_size,
+            max_tokens=min(positive_int(credentials.get("max_tokens"), context_size), context_size),
+            input_audio=credentials.get("audio_part") == "input_audio",
+            thinks=thinking in (THINKING_SWITCHABLE, THINKING_ALWAYS),
+            thinks_first=thinking == THINKING_ALWAYS,
+        )
