@@ -17,6 +17,7 @@ from dify_plugin.errors.model import InvokeServerUnavailableError
 from models.server import limits
 from models.server.bodies import Answer, decoded, read, too_big
 from models.server.connection import Connection
+from models.server.encoding import as_content
 from models.server.errors import detail, status_error, timed_out, transport_error
 from models.server.pools import POOLS
 
@@ -84,6 +85,7 @@ def _open(
     uvicorn after 5 s), and a request can cross that close on the wire. Nothing was answered,
     so nothing is repeated that the caller saw; a second drop is the caller's error.
     """
+    kwargs = as_content(kwargs)  # a JSON body encoded without holding the event loop
     try:
         response = http.send(http.build_request(method, url, **kwargs), stream=True)
     except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:

@@ -19,6 +19,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]  # the plugin folder
 PROVIDER = "{{ plan.provider }}"
 TIMEOUT = 30.0  # seconds any single exchange with the plugin may take
+# The daemon's bufio.Scanner refuses a line once the bytes before its newline fill its whole
+# buffer, PLUGIN_RUNTIME_MAX_BUFFER_SIZE (models/server/daemon.py): it then kills the plugin.
+DAEMON_LINE_BYTES = 5_242_880
 
 
 class PluginSilent(AssertionError):
@@ -47,6 +50,7 @@ class PluginProcess:
         self.lines: queue.Queue[bytes | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self.registration: dict[str, Any] | None = None
+        self.refused_line = 0  # bytes of a line the daemon would have refused, if the plugin wrote one
         if ready:
             self.wait_ready()
 
@@ -62,7 +66,16 @@ class PluginProcess:
         return self
 
     def _read(self) -> None:
+        """Read stdout as the daemon does: Go's bufio.Scanner with its buffer capped at
+        DAEMON_LINE_BYTES takes a line only if the line and its newline fit in the buffer (its
+        Scan: "if len(s.buf) >= s.maxTokenSize ... ErrTooLong"), so DAEMON_LINE_BYTES - 1 bytes
+        before the newline are the most; on a longer line the daemon kills the plugin, and so
+        does this."""
         for line in self.process.stdout:
+            if len(line) - line.endswith(b"\n") >= DAEMON_LINE_BYTES:
+                self.refused_line = len(line) - line.endswith(b"\n")
+                self.process.kill()
+                break
             self.stdout.append(line)
             if line.strip():
                 self.lines.put(line)
@@ -76,6 +89,11 @@ class PluginProcess:
             raise PluginSilent(f"the plugin wrote nothing for {wait:.0f} s") from None
         if line is None:
             self.lines.put(None)  # every later read sees the exit too
+            if self.refused_line:
+                raise PluginSilent(
+                    f"the plugin wrote a line of {self.refused_line:,} bytes; the Dify daemon reads at most "
+                    f"{DAEMON_LINE_BYTES - 1:,} (PLUGIN_RUNTIME_MAX_BUFFER_SIZE) and kills the plugin"
+                )
             raise PluginSilent(f"the plugin exited with status {self.process.wait(timeout=10)}")
         return line
 
