@@ -33,16 +33,20 @@ class PluginSilent(AssertionError):
 class PluginProcess:
     """`python -m main` in local mode, driven over stdin/stdout as the Dify daemon drives it."""
 
-    def __init__(self, *, ready: bool = True) -> None:
-        """Start the plugin; unless `ready` is False, also wait for its registration (see `wait_ready`)."""
-        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-        env["INSTALL_METHOD"] = "local"
+    def __init__(
+        self, *, ready: bool = True, env: dict[str, str] | None = None, argv: list[str] | None = None
+    ) -> None:
+        """Start the plugin (or `argv`), with `env` added to the environment; unless `ready` is
+        False, also wait for its registration (see `wait_ready`)."""
+        environment = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+        environment.update(env or {}, INSTALL_METHOD="local")
         self.stderr = tempfile.TemporaryFile()
         self.stdout: list[bytes] = []  # every line written, heartbeats and logs included
+        self.heartbeats: list[float] = []  # when each heartbeat line arrived (time.monotonic())
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "main"],
+            argv or [sys.executable, "-m", "main"],
             cwd=ROOT,
-            env=env,
+            env=environment,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.stderr,
@@ -77,6 +81,8 @@ class PluginProcess:
                 self.process.kill()
                 break
             self.stdout.append(line)
+            if line.startswith(b'{"event":"heartbeat"'):
+                self.heartbeats.append(time.monotonic())
             if line.strip():
                 self.lines.put(line)
         self.lines.put(None)  # end of output: the plugin exited
