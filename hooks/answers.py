@@ -654,8 +654,8 @@ def validate(answers: Mapping) -> Plan:
 # "{folder}" stands for a model type's folder name.
 PATHS_PER_TYPE = ("models/{folder}", "tests/test_{folder}.py", "tests/test_features_{folder}.py")
 PREDEFINED_ONLY = ("models/{folder}/_position.yaml", "models/{folder}/example-{folder}.yaml")
-# Shared code that only one model type uses, by that type's folder (SSE streams are the LLM's).
-SHARED_BY_ONE_TYPE = {"llm": ("models/server/events.py",)}
+# Shared code that only one model type uses, by that type's folder (SSE streams and huge prompts are the LLM's).
+SHARED_BY_ONE_TYPE = {"llm": ("models/server/events.py", "tests/test_event_loop.py")}
 BLANK_OVERLAY = "_blank"  # files that replace the working code when implementation=blank
 # Working-variant files and folders the blank variant has no use for (it has no HTTP layer to test).
 WORKING_ONLY = (
@@ -669,6 +669,7 @@ WORKING_ONLY = (
     "tests/test_server.py",
     "tests/test_guide.py",
     "tests/test_hostile.py",
+    "tests/test_event_loop.py",
     "models/features.py",
     "tests/test_features.py",
     "tests/test_features_llm.py",

@@ -19,6 +19,7 @@ from models.server.bodies import Answer, decoded, read, too_big
 from models.server.connection import Connection
 from models.server.encoding import as_content
 from models.server.errors import detail, status_error, timed_out, transport_error
+from models.server.patience import Patience, RanOut
 from models.server.pools import POOLS
 
 Limit = Callable[[], tuple[float, str]]  # the seconds left for the next wait, and the limit's name
@@ -46,12 +47,11 @@ def paced[T](items: Iterator[T], limit: Limit) -> Iterator[T]:
     end = object()
     while True:
         seconds, message = limit()
-        timer = gevent.Timeout(max(seconds, 0.001))
-        timer.start()
+        timer = Patience(seconds)  # what arrived while the loop was held is not silence
         try:
             item = next(items, end)
-        except gevent.Timeout as fired:
-            if fired is not timer:
+        except RanOut as fired:
+            if fired is not timer.error:
                 raise
             raise timed_out(message) from None
         finally:
