@@ -114,6 +114,15 @@ def test_a_line_the_daemon_would_refuse_becomes_an_error_for_its_session(size, k
         assert len(written) < 1000
 
 
+@pytest.mark.parametrize(
+    "text", ["plain", 'quote " and \\ slash', "line\nbreak\ttab", "\x00\x1f\x7f", "é字😀"]
+)
+def test_a_texts_size_is_counted_as_the_sdk_writes_it(text):
+    empty = len(StdioResponseWriter().session_message_text("s", {"text": ""}).encode())
+    written = len(StdioResponseWriter().session_message_text("s", {"text": text}).encode()) - empty
+    assert daemon.text_bytes(text) == written + 2  # the quotes
+
+
 def test_a_float32_precise_number_takes_at_most_float_bytes_in_the_sdks_json():
     """Every exponent of a float64, with 9 significant digits (the most `compact` keeps) and a
     sign: the longest is FLOAT_BYTES - 1 characters in the line the SDK writes, and a comma."""

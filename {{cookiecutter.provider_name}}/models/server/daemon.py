@@ -3,7 +3,9 @@ the daemon's line limit, and some line at least every DAEMON_SILENCE_LIMIT secon
 
 Answers that grow with their input are sized here before the SDK writes them: embeddings are
 written with float32 precision and sent at most `vectors_per_answer` at a time; rerank results
-keep the best-ranked documents that fit. `guard_stdio` (called by main.py) is the last line of
+keep the best-ranked documents that fit. Streamed answers are bounded where they are read: a
+chat chunk by one stream line (MAX_LINE_BYTES, 1 MiB), a piece of audio by one read of the
+network or of the inflater (64 KiB, 128 KiB as the SDK's hex). `guard_stdio` (called by main.py) is the last line of
 defence: a line the daemon would refuse becomes an error for its call, and the process ends
 when the daemon closes stdin, which the SDK's reader would otherwise spin on.
 """
