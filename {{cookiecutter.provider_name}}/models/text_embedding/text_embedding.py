@@ -10,6 +10,7 @@ auth and errors live in models/server/; shared features in models/features.py.
 
 import time
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from typing import Any
 
 import gevent.pool
@@ -32,6 +33,7 @@ from dify_plugin.entities.model.text_embedding import (
 from dify_plugin.errors.model import (
     CredentialsValidateFailedError,
     InvokeBadRequestError,
+    InvokeError,
     InvokeServerUnavailableError,
 )
 
@@ -212,7 +214,8 @@ class {{ plan.class_name("text-embedding") }}(ErrorMapping, TextEmbeddingModel):
         with credential_check(credentials) as conn:  # all requests together within CHECK_TIMEOUT
             info = validate_model(conn, credentials, uid, "text-embedding")
             described = info or described_features(conn, uid)
-            credentials["dimension"] = str(len(self._embed(conn, uid, ["dimension"])[0][0]))
+            with suppress(InvokeError):  # else unknown: the texts per answer are bounded as for 8,192
+                credentials["dimension"] = str(len(self._embed(conn, uid, ["dimension"])[0][0]))
         if info and info.context_size:
             credentials["context_size"] = str(info.context_size)
         if described and described.images:
