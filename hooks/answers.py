@@ -700,8 +700,8 @@ def validate(answers: Mapping) -> Plan:
 # "{folder}" stands for a model type's folder name.
 PATHS_PER_TYPE = ("models/{folder}", "tests/test_{folder}.py", "tests/test_features_{folder}.py")
 PREDEFINED_ONLY = ("models/{folder}/_position.yaml", "models/{folder}/example-{folder}.yaml")
-# Shared code that only one model type uses, by that type's folder (SSE streams are the LLM's).
-SHARED_BY_ONE_TYPE = {"llm": ("models/server/events.py",)}
+# Shared code that only one model type uses, by that type's folder (SSE streams and huge prompts are the LLM's).
+SHARED_BY_ONE_TYPE = {"llm": ("models/server/events.py", "tests/test_event_loop.py")}
 BLANK_OVERLAY = "_blank"  # files that replace the working code when implementation=blank
 # Working-variant files and folders the blank variant has no use for (it has no HTTP layer to test).
 WORKING_ONLY = (
@@ -724,6 +724,7 @@ WORKING_ONLY = (
     "tests/test_hostile.py",
     "tests/test_network.py",
     "tests/forward_proxy.py",
+    "tests/test_event_loop.py",
     "models/features.py",
     "tests/test_features.py",
     "tests/test_features_llm.py",
@@ -731,6 +732,8 @@ WORKING_ONLY = (
     "tests/test_features_rerank.py",
     "tests/test_features_speech2text.py",
 )
+# Files inside WORKING_ONLY's folders that the blank variant keeps: the daemon's limits bind every plugin.
+KEPT_IN_BLANK = ("models/server/daemon.py",)
 
 
 def paths_to_remove(plan: Plan) -> list[str]:

@@ -20,11 +20,15 @@ root = Path.cwd()
 
 overlay = root / answers.BLANK_OVERLAY
 if plan.implementation == "blank":
+    kept = {path: (root / path).read_bytes() for path in answers.KEPT_IN_BLANK}
     for path in answers.WORKING_ONLY:
         if (root / path).is_dir():
             shutil.rmtree(root / path)
         else:
             (root / path).unlink(missing_ok=True)
+    for path, content in kept.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(content)
     for source in sorted(p for p in overlay.rglob("*") if p.is_file()):
         target = root / source.relative_to(overlay)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -103,3 +103,9 @@ def raises_dify_error(
     if status is not None:
         assert str(status) in str(caught.value), str(caught.value)
     assert_names_server_without_key(caught.value, port)
+
+
+def received(vectors: list[list[float]]) -> list:
+    """What the plugin hands Dify for the server's `vectors`: each number at float32 precision, 9
+    significant digits (models/server/daemon.py, `compact`), so within 1e-8 of the server's."""
+    return [pytest.approx(vector, rel=1e-8, abs=0) for vector in vectors]

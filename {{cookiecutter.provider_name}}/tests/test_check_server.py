@@ -175,7 +175,8 @@ def spoil(case: str, server: FakeServer) -> tuple[list[str], dict[str, str], str
         server.fault("/v1", status=200, body="<html>Sign in</html>", content_type="text/html", times=50)
         fix = r"/v1/models answers, but not with JSON: is 127\.0\.0\.1:\d+ the model server's API, not a web page\?"
     elif case == "slow server":
-        server.fault(CALL_PATH[FIRST], delay=3)
+        # an embedding model's validation asks for one embedding too, to learn its dimension
+        server.fault(CALL_PATH[FIRST], delay=3, times=2 if FIRST == "text-embedding" else 1)
         extra = ["--timeout", "1"]
         fix = r"the server accepted the connection but did not answer within 1 s"
     elif case == "server error":

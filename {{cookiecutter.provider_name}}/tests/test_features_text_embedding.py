@@ -6,6 +6,7 @@ images (multimodal embedding) with the images the tests make themselves.
 import base64
 
 import pytest
+from checks import received
 from dify_plugin.entities.model import EmbeddingInputType, ModelFeature
 from dify_plugin.errors.model import InvokeBadRequestError
 from fake_server import vector
@@ -59,7 +60,7 @@ def test_instruction_prefixes_go_before_queries_and_documents(
     )
 
     assert embedding_inputs(server) == [sent]
-    assert result.embeddings == [vector(sent)]
+    assert result.embeddings == received([vector(sent)])
 
 
 def test_images_and_texts_are_embedded_in_order_in_one_shape(embedder, server, credentials):

@@ -174,7 +174,7 @@ def test_all_proxy_serves_when_no_proxy_for_the_scheme_is_named(server, credenti
 def test_the_plugin_started_as_the_daemon_starts_it_uses_the_proxy(server, credentials, proxy):
     """The daemon passes HTTP_PROXY on to the plugin's process (dify-plugin-daemon
     internal/core/local_runtime/subprocess.go); the plugin's own httpx transport read none before."""
-    plugin = PluginProcess(environ={"HTTP_PROXY": proxy.url})
+    plugin = PluginProcess(env={"HTTP_PROXY": proxy.url})
     try:
         call = CALLS[0]
         results, error = plugin.call(

@@ -9,7 +9,14 @@ import math
 
 import gevent
 import pytest
-from checks import HTTP_ERRORS, error_answer, raises_dify_error, spoil_validation, unreachable_server
+from checks import (
+    HTTP_ERRORS,
+    error_answer,
+    raises_dify_error,
+    received,
+    spoil_validation,
+    unreachable_server,
+)
 from conftest import API_KEY
 from dify_plugin.entities.model import EmbeddingInputType, ModelPropertyKey
 from dify_plugin.entities.model.text_embedding import TextEmbeddingResult
@@ -56,7 +63,7 @@ def test_embedding_returns_the_servers_vector_for_each_text(embedder, server, cr
     result = embed(embedder, credentials(UID), texts)
 
     assert result.model == UID
-    assert result.embeddings == [vector(text) for text in texts]
+    assert result.embeddings == received([vector(text) for text in texts])
     assert server.requests(EMBEDDINGS)[0]["json"] == {"model": UID, "input": texts}
 
 
@@ -66,7 +73,8 @@ def test_embedding_returns_the_servers_vector_for_each_text(embedder, server, cr
 )
 def test_embedding_batches_by_max_chunks(embedder, server, credentials, count, max_chunks, sizes):
     texts = [f"text number {i}" for i in range(count)]
-    given = credentials(UID) if max_chunks is None else credentials(UID, max_chunks=max_chunks)
+    known = {"dimension": "4"}  # learned at validation; an unknown one sends fewer texts at once
+    given = credentials(UID, **known, **({} if max_chunks is None else {"max_chunks": max_chunks}))
 
     result = embed(embedder, given, texts)
 
@@ -74,7 +82,7 @@ def test_embedding_batches_by_max_chunks(embedder, server, credentials, count, m
     assert len(batches) == math.ceil(count / int(max_chunks or 32))
     assert [len(batch) for batch in batches] == sizes
     assert [text for batch in batches for text in batch] == texts
-    assert result.embeddings == [vector(text) for text in texts]
+    assert result.embeddings == received([vector(text) for text in texts])
 
 
 def test_embedding_preserves_order(embedder, server, credentials):
@@ -84,7 +92,7 @@ def test_embedding_preserves_order(embedder, server, credentials):
 
     result = embed(embedder, credentials(UID), texts)
 
-    assert result.embeddings == [vector(text) for text in texts]
+    assert result.embeddings == received([vector(text) for text in texts])
 
 
 def test_embedding_truncates_long_input_leaving_room_for_special_tokens(embedder, server, credentials):
@@ -145,7 +153,9 @@ def test_get_num_tokens_estimates_where_the_server_has_no_tokenizer(embedder, se
 
 def test_schema_takes_context_size_and_max_chunks_from_credentials(embedder):
     given = embedder.get_customizable_model_schema(UID, {"context_size": "8192", "max_chunks": "4"})
-    default = embedder.get_customizable_model_schema(UID, {"context_size": "", "max_chunks": "many"})
+    default = embedder.get_customizable_model_schema(
+        UID, {"context_size": "", "max_chunks": "many", "dimension": "4"}
+    )
 
     assert given.model_properties[ModelPropertyKey.CONTEXT_SIZE] == 8192
     assert given.model_properties[ModelPropertyKey.MAX_CHUNKS] == 4
@@ -166,7 +176,7 @@ def test_batches_are_sent_parallel_requests_at_once_and_never_more(
 
     result = embed(embedder, credentials(UID, **extra), texts)
 
-    assert result.embeddings == [vector(text) for text in texts]
+    assert result.embeddings == received([vector(text) for text in texts])
     assert server.peak() == at_once
 
 
@@ -176,7 +186,7 @@ def test_vectors_keep_the_text_order_when_batches_are_answered_out_of_order(embe
 
     result = embed(embedder, credentials(UID, max_chunks="1", parallel_requests="2"), texts)
 
-    assert result.embeddings == [vector(text) for text in texts]
+    assert result.embeddings == received([vector(text) for text in texts])
     assert result.usage.total_tokens == len(texts)
     first = server.requests(EMBEDDINGS)[0]  # alpha or beta: the two batches sent together race
     assert first["json"]["input"] in (["alpha"], ["beta"]) and first["answered"] > 0
@@ -227,8 +237,9 @@ def test_validation_keeps_context_size_when_the_server_does_not_describe_models(
     embedder.validate_credentials(UID, given)
 
     assert given["context_size"] == "8192"
-    [check] = server.requests(EMBEDDINGS)  # no description: one small real request of this type
+    check, dimension = server.requests(EMBEDDINGS)  # no description: one small real request of this type
     assert check["json"]["input"] == ["Hi"]
+    assert given["dimension"] == str(len(vector(dimension["json"]["input"][0])))  # learned with a second
 
 
 {% if plan.has("llm") %}
@@ -351,14 +362,15 @@ def test_dify_validates_embeds_and_counts_tokens_over_stdio(plugin, server, cred
     assert results[0]["result"] is True
     stored = results[0]["credentials"]
     assert stored["context_size"] == "512"
+    assert stored["dimension"] == "4"  # vectors_per_answer: how many texts Dify may send at once
 
     texts = ["one", "two words", "three more words"]
     request = {"model_type": "text-embedding", "model": UID, "credentials": stored, "texts": texts}
     [result], error = plugin.call("invoke_text_embedding", **request, input_type="document")
     assert error is None, error
-    assert result["embeddings"] == [vector(text) for text in texts]
+    assert result["embeddings"] == received([vector(text) for text in texts])
     assert result["usage"]["total_tokens"] == 6
-    assert len(server.requests(EMBEDDINGS)) == 2
+    assert len(server.requests(EMBEDDINGS)) == 3  # the dimension learned at validation, then two batches
 
     [counted], error = plugin.call("get_text_embedding_num_tokens", **request)
     assert error is None, error

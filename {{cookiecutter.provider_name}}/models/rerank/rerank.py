@@ -16,6 +16,7 @@ from dify_plugin.entities.model.text_embedding import MultiModalContent, MultiMo
 from dify_plugin.errors.model import InvokeBadRequestError, InvokeServerUnavailableError
 
 from models import features
+from models.server import daemon
 from models.server.bodies import Answer
 from models.server.connection import Connection, model_uid
 from models.server.errors import ErrorMapping, excerpt
@@ -112,7 +113,7 @@ class {{ plan.class_name("rerank") }}(ErrorMapping, RerankModel):
         ranked.sort(key=lambda doc: (-doc.score, doc.index))
         if score_threshold is not None:
             ranked = [doc for doc in ranked if doc.score >= score_threshold]
-        return ranked[:limit]
+        return daemon.best_that_fit(ranked[:limit], lambda doc: doc.text)  # one answer holds them
 
     def _post_shortening_once(self, conn: Connection, payload: dict[str, Any]) -> Answer:
         """POST the rerank request; if the server refuses a document as too long, cut them and retry once.

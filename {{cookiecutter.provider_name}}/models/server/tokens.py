@@ -4,12 +4,13 @@ offline estimate; and inputs cut to fit a model's limit."""
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import gevent
 from dify_plugin.errors.model import InvokeBadRequestError, InvokeError
 
-from models.server import families, limits
+from models.server import daemon, families, limits
 from models.server.connection import Connection
 from models.server.memory import Memory
 from models.server.probes import NO_SUCH_ENDPOINT
@@ -115,7 +116,7 @@ def fit(text: str, limit: int, tokenizer: Tokenizer, strict: bool = False) -> st
     for special tokens; with `strict`, the UTF-8 length does, which no tokenizer's count exceeds.
     """
     text = whole_characters(text)
-    if len(text.encode("utf-8")) + SPECIAL_TOKENS <= limit:
+    if len(text) + SPECIAL_TOKENS <= limit and len(text.encode("utf-8")) + SPECIAL_TOKENS <= limit:
         return text  # fits whatever the tokenizer: no need to ask the server
     head = text[: limit * CHARS_PER_TOKEN_MAX]
     counted = tokenizer.count(head)
@@ -135,24 +136,45 @@ def fit(text: str, limit: int, tokenizer: Tokenizer, strict: bool = False) -> st
 
 def whole_characters(text: str) -> str:
     """`text` with surrogate pairs joined (and lone surrogates replaced), so it can be cut and sent as UTF-8."""
-    if SURROGATE.search(text):
-        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
+    if text.isascii() or not any(SURROGATE.search(part) for part in _slices(text, SCAN_SLICE)):
+        return text
+    return "".join(
+        part.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        for part in _slices(text, SCAN_SLICE)
+    )
 
 
 def truncate(text: str, limit: int) -> str:
-    """Return the longest start of `text` estimated at no more than `limit` tokens."""
+    """Return the longest start of `text` estimated at no more than `limit` tokens, in one pass."""
     text = whole_characters(text)
-    if estimate_tokens(text) <= limit:
-        return text
-    low, high = 0, len(text)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if estimate_tokens(text[:middle]) <= limit:
-            low = middle
-        else:
-            high = middle - 1
-    return text[:low]
+    if limit < 1:
+        return ""
+    count, offset = 0.0, 0
+    for part in _slices(text, daemon.LOOP_SLICE):
+        for match in TOKEN_PIECES.finditer(part):
+            piece = match.group()
+            cost = _cost(piece)
+            if math.ceil(count + cost) > limit:
+                return text[: offset + match.start() + _fitting(piece, limit - count)]
+            count += cost
+        offset += len(part)
+    return text
+
+
+def _slices(text: str, size: int) -> Iterator[str]:
+    """`text` in consecutive slices of about `size` characters, yielding to the event loop between
+    them: a slice ends after a space where one is near (no token piece is split) and never
+    between the two halves of a surrogate pair."""
+    start = 0
+    while start < len(text):
+        end = start + size
+        if end < len(text):
+            space = text.rfind(" ", end - size // 4, end)
+            end = space + 1 if space >= 0 else end + ("\ud800" <= text[end - 1] <= "\udbff")
+        yield text[start:end]
+        start = end
+        if start < len(text):
+            gevent.sleep(0)
 
 
 # Pieces a tokenizer splits text at: letter runs, digit runs, line breaks, spaces, one other
@@ -160,6 +182,12 @@ def truncate(text: str, limit: int) -> str:
 TOKEN_PIECES = re.compile(r"[A-Za-z]+|[0-9]+|\n\s*|[ \t]+|[^\x00-\x7f]|[^\sA-Za-z0-9]")
 LETTERS_PER_TOKEN = 6  # a word of up to 6 letters is one token; longer ones split
 TOKENS_PER_DIGIT = 0.75  # digits go one by one (BPE) or in short groups (WordPiece)
+# Bounded time: a text up to ESTIMATE_WHOLE characters is counted piece by piece, a longer one
+# from ESTIMATE_SAMPLES evenly spaced windows that add up to ESTIMATE_WHOLE characters; either
+# way the loop is yielded every LOOP_SLICE characters (models/server/daemon.py).
+ESTIMATE_WHOLE = 262_144
+ESTIMATE_SAMPLES = 64
+SCAN_SLICE = 1 << 20  # characters searched at once for surrogates (C speed: about 5 ms)
 
 
 def estimate_tokens(text: str) -> int:
@@ -168,15 +196,42 @@ def estimate_tokens(text: str) -> int:
     Measured against SmolLM2's byte-level BPE and MiniLM's WordPiece (docs/real-servers.md): within
     ±30% on prose, code, hex IDs, URLs and tables; one token per CJK character, which is right for
     WordPiece and multilingual vocabularies but about half of what English-only ones use. The
-    SDK's GPT-2 estimate downloads its tokenizer on first use, which fails offline.
+    SDK's GPT-2 estimate downloads its tokenizer on first use, which fails offline. A text over
+    ESTIMATE_WHOLE characters is estimated from samples, so that 50 MB take as long as 256 kB.
     """
-    count = 0.0
-    for piece in TOKEN_PIECES.findall(text):
-        first = piece[0]
-        if first.isascii() and first.isalpha():
-            count += math.ceil(len(piece) / LETTERS_PER_TOKEN)
-        elif first.isdigit():
-            count += len(piece) * TOKENS_PER_DIGIT
-        elif first not in " \t":
-            count += 1  # a line break, a mark, or a non-ASCII character
-    return max(1, math.ceil(count)) if text else 0
+    if not text:
+        return 0
+    if len(text) <= ESTIMATE_WHOLE:
+        count = sum(
+            _cost(piece) for part in _slices(text, daemon.LOOP_SLICE) for piece in TOKEN_PIECES.findall(part)
+        )
+    else:
+        window = ESTIMATE_WHOLE // ESTIMATE_SAMPLES
+        step = (len(text) - window) / (ESTIMATE_SAMPLES - 1)
+        sampled = 0.0
+        for sample in range(ESTIMATE_SAMPLES):
+            start = round(sample * step)
+            sampled += sum(map(_cost, TOKEN_PIECES.findall(text, start, start + window)))
+            gevent.sleep(0)
+        count = sampled * len(text) / (window * ESTIMATE_SAMPLES)
+    return max(1, math.ceil(count))
+
+
+def _cost(piece: str) -> float:
+    """The tokens one piece of TOKEN_PIECES counts for."""
+    first = piece[0]
+    if first.isascii() and first.isalpha():
+        return math.ceil(len(piece) / LETTERS_PER_TOKEN)
+    if first.isdigit():
+        return len(piece) * TOKENS_PER_DIGIT
+    return 0 if first in " \t" else 1  # spaces; a line break, a mark, or a non-ASCII character
+
+
+def _fitting(piece: str, left: float) -> int:
+    """How many characters of `piece` fit in `left` tokens (a piece of letters or digits can be cut)."""
+    first = piece[0]
+    if first.isascii() and first.isalpha():
+        return min(len(piece), int(left) * LETTERS_PER_TOKEN)
+    if first.isdigit():
+        return min(len(piece), int(left / TOKENS_PER_DIGIT))
+    return 0

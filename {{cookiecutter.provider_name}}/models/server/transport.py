@@ -17,7 +17,9 @@ from dify_plugin.errors.model import InvokeServerUnavailableError
 from models.server import limits
 from models.server.bodies import Answer, decoded, read, too_big
 from models.server.connection import Connection
+from models.server.encoding import as_content
 from models.server.errors import detail, status_error, timed_out, transport_error
+from models.server.patience import Patience, RanOut
 from models.server.pools import POOLS
 
 Limit = Callable[[], tuple[float, str]]  # the seconds left for the next wait, and the limit's name
@@ -45,12 +47,11 @@ def paced[T](items: Iterator[T], limit: Limit) -> Iterator[T]:
     end = object()
     while True:
         seconds, message = limit()
-        timer = gevent.Timeout(max(seconds, 0.001))
-        timer.start()
+        timer = Patience(seconds)  # what arrived while the loop was held is not silence
         try:
             item = next(items, end)
-        except gevent.Timeout as fired:
-            if fired is not timer:
+        except RanOut as fired:
+            if fired is not timer.error:
                 raise
             raise timed_out(message) from None
         finally:
@@ -84,6 +85,7 @@ def _open(
     uvicorn after 5 s), and a request can cross that close on the wire. Nothing was answered,
     so nothing is repeated that the caller saw; a second drop is the caller's error.
     """
+    kwargs = as_content(kwargs)  # a JSON body encoded without holding the event loop
     try:
         response = http.send(http.build_request(method, url, **kwargs), stream=True)
     except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:

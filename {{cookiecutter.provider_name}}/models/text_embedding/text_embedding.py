@@ -10,6 +10,7 @@ auth and errors live in models/server/; shared features in models/features.py.
 
 import time
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from typing import Any
 
 import gevent.pool
@@ -32,10 +33,12 @@ from dify_plugin.entities.model.text_embedding import (
 from dify_plugin.errors.model import (
     CredentialsValidateFailedError,
     InvokeBadRequestError,
+    InvokeError,
     InvokeServerUnavailableError,
 )
 
 from models import features
+from models.server import daemon
 from models.server.connection import Connection, model_uid, positive_int
 from models.server.errors import ErrorMapping, excerpt
 from models.server.probes import credential_check, described_features, validate_model
@@ -115,6 +118,7 @@ class {{ plan.class_name("text-embedding") }}(ErrorMapping, TextEmbeddingModel):
             parallel_requests(credentials),
         )
         embeddings = [vector for vectors, _ in answers for vector in vectors]
+        daemon.check_vectors(embeddings)
         return embeddings, sum(used for _, used in answers)
 
     def _embed_shortening_once(
@@ -167,7 +171,7 @@ class {{ plan.class_name("text-embedding") }}(ErrorMapping, TextEmbeddingModel):
         if type(tokens) is not int or tokens < 0:
             texts = [item if isinstance(item, str) else item.get("text", "") for item in batch]
             tokens = sum(estimate_tokens(text) for text in texts)
-        return vectors, tokens
+        return daemon.compact(vectors), tokens  # type: ignore[arg-type]
 
     def _usage(self, model: str, credentials: dict, tokens: int) -> EmbeddingUsage:
         """Return the usage of `tokens` input tokens, priced as the model's schema says."""
@@ -197,7 +201,8 @@ class {{ plan.class_name("text-embedding") }}(ErrorMapping, TextEmbeddingModel):
 
         The model's input limit, when the server tells it (Xinference's `max_tokens`), is stored
         in `credentials` as `context_size`, which Dify keeps; so is image support, when the
-        server tells it (`embeds_images`).
+        server tells it (`embeds_images`), and so is the dimension of its embeddings (`dimension`),
+        which bounds the texts sent at once (daemon.vectors_per_answer).
         """
         given = str(credentials.get("parallel_requests") or "").strip()
         if given and not (given.isdigit() and 1 <= int(given) <= MAX_PARALLEL_REQUESTS):
@@ -209,6 +214,8 @@ class {{ plan.class_name("text-embedding") }}(ErrorMapping, TextEmbeddingModel):
         with credential_check(credentials) as conn:  # all requests together within request_timeout
             info = validate_model(conn, credentials, uid, "text-embedding")
             described = info or described_features(conn, uid)
+            with suppress(InvokeError):  # else unknown: the texts per answer are bounded as for 8,192
+                credentials["dimension"] = str(len(self._embed(conn, uid, ["dimension"])[0][0]))
         if info and info.context_size:
             credentials["context_size"] = str(info.context_size)
         if described and described.images:
@@ -217,7 +224,8 @@ class {{ plan.class_name("text-embedding") }}(ErrorMapping, TextEmbeddingModel):
     def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
         """Return the model's schema: its context size, the texts sent per request, and vision if set."""
         context_size = positive_int(credentials.get("context_size"), DEFAULT_CONTEXT_SIZE)
-        max_chunks = positive_int(credentials.get("max_chunks"), DEFAULT_MAX_CHUNKS)
+        fitting = daemon.vectors_per_answer(positive_int(credentials.get("dimension"), 0))
+        max_chunks = min(positive_int(credentials.get("max_chunks"), DEFAULT_MAX_CHUNKS), fitting)
         return AIModelEntity(
             model=model,
             label=features.label(model, credentials),

@@ -13,13 +13,15 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]  # the plugin folder
 PROVIDER = "{{ plan.provider }}"
 TIMEOUT = 30.0  # seconds any single exchange with the plugin may take
+# The daemon's bufio.Scanner refuses a line once the bytes before its newline fill its whole
+# buffer, PLUGIN_RUNTIME_MAX_BUFFER_SIZE (models/server/daemon.py): it then kills the plugin.
+DAEMON_LINE_BYTES = 5_242_880
 
 
 class PluginSilent(AssertionError):
@@ -31,20 +33,24 @@ class PluginSilent(AssertionError):
 class PluginProcess:
     """`python -m main` in local mode, driven over stdin/stdout as the Dify daemon drives it."""
 
-    def __init__(self, *, ready: bool = True, environ: Mapping[str, str] | None = None) -> None:
-        """Start the plugin; unless `ready` is False, also wait for its registration (see `wait_ready`).
+    def __init__(
+        self, *, ready: bool = True, env: dict[str, str] | None = None, argv: list[str] | None = None
+    ) -> None:
+        """Start the plugin (or `argv`), with `env` added to the environment; unless `ready` is
+        False, also wait for its registration (see `wait_ready`).
 
         It connects to the server directly: this process's proxy variables are left out (the
-        daemon's environment, not this shell's, decides in Dify); `environ` is added to the rest.
+        daemon's environment, not this shell's, decides in Dify); `env` may set them.
         """
-        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()} | dict(environ or {})
-        env["INSTALL_METHOD"] = "local"
+        environment = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+        environment.update(env or {}, INSTALL_METHOD="local")
         self.stderr = tempfile.TemporaryFile()
         self.stdout: list[bytes] = []  # every line written, heartbeats and logs included
+        self.heartbeats: list[float] = []  # when each heartbeat line arrived (time.monotonic())
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "main"],
+            argv or [sys.executable, "-m", "main"],
             cwd=ROOT,
-            env=env,
+            env=environment,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.stderr,
@@ -52,6 +58,7 @@ class PluginProcess:
         self.lines: queue.Queue[bytes | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self.registration: dict[str, Any] | None = None
+        self.refused_line = 0  # bytes of a line the daemon would have refused, if the plugin wrote one
         if ready:
             self.wait_ready()
 
@@ -67,8 +74,19 @@ class PluginProcess:
         return self
 
     def _read(self) -> None:
+        """Read stdout as the daemon does: Go's bufio.Scanner with its buffer capped at
+        DAEMON_LINE_BYTES takes a line only if the line and its newline fit in the buffer (its
+        Scan: "if len(s.buf) >= s.maxTokenSize ... ErrTooLong"), so DAEMON_LINE_BYTES - 1 bytes
+        before the newline are the most; on a longer line the daemon kills the plugin, and so
+        does this."""
         for line in self.process.stdout:
+            if len(line) - line.endswith(b"\n") >= DAEMON_LINE_BYTES:
+                self.refused_line = len(line) - line.endswith(b"\n")
+                self.process.kill()
+                break
             self.stdout.append(line)
+            if line.startswith(b'{"event":"heartbeat"'):
+                self.heartbeats.append(time.monotonic())
             if line.strip():
                 self.lines.put(line)
         self.lines.put(None)  # end of output: the plugin exited
@@ -81,6 +99,11 @@ class PluginProcess:
             raise PluginSilent(f"the plugin wrote nothing for {wait:.0f} s") from None
         if line is None:
             self.lines.put(None)  # every later read sees the exit too
+            if self.refused_line:
+                raise PluginSilent(
+                    f"the plugin wrote a line of {self.refused_line:,} bytes; the Dify daemon reads at most "
+                    f"{DAEMON_LINE_BYTES - 1:,} (PLUGIN_RUNTIME_MAX_BUFFER_SIZE) and kills the plugin"
+                )
             raise PluginSilent(f"the plugin exited with status {self.process.wait(timeout=10)}")
         return line
 
