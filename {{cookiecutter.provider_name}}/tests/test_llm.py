@@ -598,6 +598,38 @@ def test_malformed_answers_are_clear_dify_errors(llm, server, credentials, strea
 # -- as Dify runs it ------------------------------------------------------------------------
 
 
+def _text_event(text: str) -> str:
+    return "data: " + json.dumps({"choices": [{"index": 0, "delta": {"content": text}}]}) + "\n"
+
+
+@pytest.mark.parametrize(
+    "error_lines",
+    [
+        ['data: {"error": {"message": "CUDA out of memory"}}'],
+        ["event: error", 'data: {"message": "CUDA out of memory"}'],
+    ],
+    ids=["error object", "error event"],
+)
+def test_text_before_a_mid_stream_error_reaches_dify_then_the_error(plugin, server, credentials, error_lines):
+    # One write holds the text and the error, so the plugin reads them together.
+    together = _text_event("Half ") + "\n" + _text_event("an answer") + "\n" + "\n".join(error_lines) + "\n"
+    server.fault(CHAT, lines=[together])
+    streamed, error = plugin.call(
+        "invoke_llm",
+        model_type="llm",
+        model="chat-model",
+        credentials=credentials("chat-model"),
+        prompt_messages=[{"role": "user", "content": "hi"}],
+        model_parameters={},
+        stop=[],
+        tools=[],
+        stream=True,
+    )
+    assert "".join(chunk["delta"]["message"]["content"] for chunk in streamed) == "Half an answer"
+    assert error is not None and error["error_type"] == "InvokeServerUnavailableError"
+    assert "reported an error mid-stream" in error["message"] and "CUDA out of memory" in error["message"]
+
+
 def test_dify_validates_invokes_and_counts_tokens_over_stdio(plugin, server, credentials):
     results, error = plugin.call(
         "validate_model_credentials",

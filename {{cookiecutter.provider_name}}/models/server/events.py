@@ -52,24 +52,41 @@ def stream_events(conn: Connection, path: str, payload: dict[str, Any]) -> Itera
     ):
         for batch in paced(_data(lines(pieces, url, conn), url, conn), limit):
             ended = "[DONE]" in batch
-            events = [
-                _event(data, url, conn) for data in (batch[: batch.index("[DONE]")] if ended else batch)
-            ]
-            if ended:
+            events, error = _events(batch[: batch.index("[DONE]")] if ended else batch, url, conn)
+            if ended and error is None:
                 events.append(DONE)
             if events:
-                yield events
+                yield events  # what came before an error in the same read reaches Dify first
+            if error is not None:
+                raise error
             if ended:
                 return
 
 
-def _data(batches: Iterator[list[str]], url: str, conn: Connection) -> Iterator[list[str]]:
+def _events(
+    batch: list[str], url: str, conn: Connection
+) -> tuple[list[dict[str, Any]], InvokeServerUnavailableError | None]:
+    """The events of `batch` up to the first that is an error or unreadable, and that error."""
+    events = []
+    for data in batch:
+        if isinstance(data, InvokeServerUnavailableError):
+            return events, data
+        try:
+            events.append(_event(data, url, conn))
+        except InvokeServerUnavailableError as error:
+            return events, error
+    return events, None
+
+
+def _data(
+    batches: Iterator[list[str]], url: str, conn: Connection
+) -> Iterator[list[str | InvokeServerUnavailableError]]:
     """The `data:` values of a server-sent event stream, in lists of those that arrived together
-    (never empty); comments and other fields are skipped, and an `event: error` is raised as
-    Dify's error with the server's message."""
+    (never empty); comments and other fields are skipped. An `event: error` ends its list as
+    Dify's error with the server's message, after the values before it, and ends the stream."""
     kind = ""
     for batch in batches:
-        found = []
+        found: list[str | InvokeServerUnavailableError] = []
         for line in batch:
             if not line:
                 kind = ""  # a blank line ends an event
@@ -77,7 +94,8 @@ def _data(batches: Iterator[list[str]], url: str, conn: Connection) -> Iterator[
                 kind = line[6:].strip()
             elif line.startswith("data:"):
                 if kind == "error":
-                    raise _stream_error(url, line[5:], conn)
+                    yield [*found, _stream_error(url, line[5:], conn)]
+                    return
                 found.append(line[5:].strip())
         if found:
             yield found
