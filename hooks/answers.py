@@ -723,6 +723,7 @@ WORKING_ONLY = (
     "tests/test_guide.py",
     "tests/test_hostile.py",
     "tests/test_network.py",
+    "tests/test_credential_sizes.py",
     "tests/forward_proxy.py",
     "tests/test_event_loop.py",
     "models/features.py",

@@ -258,9 +258,9 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
         other inputs, thinking, structured output and context size, where the user's own answer
         does not win (detection.py). The form asks only for the rest.
         """
-        wanted = extra_inputs(credentials, strict=True)
         uid = model_uid(credentials, model)
         with credential_check(credentials) as conn:  # all requests together within request_timeout
+            wanted = extra_inputs(credentials, strict=True)  # after the fields' lengths are checked
             info = validate_model(conn, credentials, uid, "llm") or described_features(conn, uid)
         learn(credentials, info, wanted)
 

@@ -35,6 +35,42 @@ TOKENIZER_MEMORY = 600.0  # seconds a server's answer about its tokenizer endpoi
 # request head above 16 KiB; this leaves room for the plugin's own headers.
 MAX_EXTRA_HEADER_BYTES = 8 * 1024
 
+# -- credentials --------------------------------------------------------------------------------
+# The most characters a credential field may hold, and why; a longer answer is refused by name
+# (models/server/connection.py) before anything is sent or kept. Each pool, secret form and
+# memory entry below holds one credential set, so these also bound what those keep.
+NUMBER_CHARS = 32  # a number or a select's value: far more than any of them needs
+FIELD_CHARS: dict[str, tuple[int, str]] = {
+    "server_url": (2048, "the URL length servers, proxies and browsers all accept"),
+    "api_key": (4096, "with its header name, one header line within nginx's 8 KiB"),
+    "extra_headers": (16384, "the JSON text; the headers as sent are kept within 8 KiB"),
+    "ca_bundle": (4096, "Linux's PATH_MAX for a file path"),
+    "model_uid": (256, "a model's id: Hugging Face's owner/name ids stay well within it"),
+    "display_name": (256, "a name to show"),
+    "extra_inputs": (256, "a few of audio, video, document"),
+    "query_prefix": (1024, "an instruction of a sentence or two"),
+    "document_prefix": (1024, "an instruction of a sentence or two"),
+    "language": (NUMBER_CHARS, "an ISO-639-1 code"),
+    "initial_prompt": (2048, "Whisper reads 224 tokens of it"),
+    "voices": (4096, "a list of voice names"),
+}
+OTHER_FIELD_CHARS = 4096  # any other field: numbers, selects and what validation stores
+NUMBER_FIELDS = (
+    "routes_at_root",
+    "tls_verify",
+    "request_timeout",
+    "max_retries",
+    "mode",
+    "context_size",
+    "max_tokens",
+    "answer_seconds",
+    "max_chunks",
+    "parallel_requests",
+    "chars_per_request",
+    "audio_format",
+)
+FIELD_CHARS |= {name: (NUMBER_CHARS, "a number or a choice") for name in NUMBER_FIELDS}
+
 # -- connections --------------------------------------------------------------------------------
 MAX_CLIENTS = 32  # connection pools kept, one per distinct connection settings
 MAX_CONNECTIONS = 512  # per pool: the SDK serves up to 1,000 requests at once
