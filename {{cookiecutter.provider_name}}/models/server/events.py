@@ -19,14 +19,17 @@ from models.server.transport import paced, streamed
 DONE: dict[str, Any] = {"[DONE]": True}
 
 
-def stream_events(conn: Connection, path: str, payload: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+def stream_events(
+    conn: Connection, path: str, payload: dict[str, Any], longest: float = limits.STREAM_LIMIT
+) -> Iterator[list[dict[str, Any]]]:
     """POST and yield each server-sent event's JSON object until `data: [DONE]`, in lists of the
     events that arrived together (see `bodies.read_ahead`; never empty); `[DONE]` itself is the
     DONE object, last.
 
     The stream ends with InvokeConnectionError when no event arrives for `request_timeout`
-    (comment lines and other fields do not count) or when it has lasted STREAM_LIMIT. Errors
-    are Dify's, also those that happen after the first event.
+    (comment lines and other fields do not count) or when it has lasted `longest` seconds; the
+    connection is closed then, so the server stops generating. Errors are Dify's, also those
+    that happen after the first event.
     """
     # ADAPT: stream framing. A server that streams newline-delimited JSON (Ollama's native API)
     # gets a sibling of this function that reads each line as one event.
@@ -35,11 +38,11 @@ def stream_events(conn: Connection, path: str, payload: dict[str, Any]) -> Itera
     silent = f"{url} sent no event for request_timeout = {conn.timeout:g} s"
 
     def limit() -> tuple[float, str]:
-        left = limits.STREAM_LIMIT - (time.monotonic() - started)
+        left = longest - (time.monotonic() - started)
         if left < conn.timeout:
             return (
                 left,
-                f"{url} was still streaming after {limits.STREAM_LIMIT:g} s, the limit for one answer",
+                f"{url} was still streaming after answer_seconds = {longest:g} s, the limit for one answer",
             )
         return conn.timeout, silent
 

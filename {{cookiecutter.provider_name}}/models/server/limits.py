@@ -13,6 +13,11 @@ TIMEOUT_RANGE = (1.0, 600.0)
 CONNECT_TIMEOUT = 10.0  # the longest wait for a connection (request_timeout if that is shorter)
 DEFAULT_RETRIES = 2
 MAX_RETRIES = 3  # max_retries is kept within 0..3; waits between attempts: 0, 0.5 and 1 s
+# A stream is closed, also on the server, once it has lasted answer_seconds (the form's field,
+# DEFAULT_ANSWER_SECONDS unless given, at most STREAM_LIMIT): Dify's Stop button ends the reading
+# in Dify, never the plugin's stream (DEVELOPMENT.md). 600: the daemon gives up on any call after
+# PLUGIN_MAX_EXECUTION_TIMEOUT, 600 s by default; an operator who raised it may raise this too.
+DEFAULT_ANSWER_SECONDS = 600.0
 STREAM_LIMIT = 1800.0  # no stream lasts longer, however often the server sends
 TOKENIZER_BUDGET = 10.0  # seconds one plugin call may spend asking the server to count tokens
 
