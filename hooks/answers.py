@@ -725,6 +725,7 @@ WORKING_ONLY = (
     "tests/test_network.py",
     "tests/test_credential_sizes.py",
     "tests/test_memory.py",
+    "tests/test_privacy.py",
     "tests/forward_proxy.py",
     "tests/test_event_loop.py",
     "models/features.py",
