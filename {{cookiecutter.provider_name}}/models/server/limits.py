@@ -56,7 +56,7 @@ FIELD_CHARS: dict[str, tuple[int, str]] = {
     "query_prefix": (1024, "an instruction of a sentence or two"),
     "document_prefix": (1024, "an instruction of a sentence or two"),
     "language": (NUMBER_CHARS, "an ISO-639-1 code"),
-    "initial_prompt": (2048, "Whisper reads 224 tokens of it"),
+    "initial_prompt": (2048, "words to expect: speech models read a few hundred tokens of it"),
     "voices": (4096, "a list of voice names"),
 }
 OTHER_FIELD_CHARS = 4096  # any other field: numbers, selects and what validation stores
