@@ -78,6 +78,7 @@ FIELD_CHARS |= {name: (NUMBER_CHARS, "a number or a choice") for name in NUMBER_
 
 # -- connections --------------------------------------------------------------------------------
 MAX_CLIENTS = 32  # connection pools kept, one per distinct connection settings
+POOL_IDLE = 600.0  # seconds a pool no call has used is kept: then it is closed, its key and sockets with it
 MAX_CONNECTIONS = 512  # per pool: the SDK serves up to 1,000 requests at once
 KEEPALIVE = 8  # idle connections kept open per pool
 # Idle connections are dropped sooner than servers drop them (llama.cpp's and uvicorn's 5 s):
