@@ -701,7 +701,7 @@ def validate(answers: Mapping) -> Plan:
 PATHS_PER_TYPE = ("models/{folder}", "tests/test_{folder}.py", "tests/test_features_{folder}.py")
 PREDEFINED_ONLY = ("models/{folder}/_position.yaml", "models/{folder}/example-{folder}.yaml")
 # Shared code that only one model type uses, by that type's folder (SSE streams and huge prompts are the LLM's).
-SHARED_BY_ONE_TYPE = {"llm": ("models/server/events.py", "tests/test_event_loop.py")}
+SHARED_BY_ONE_TYPE = {"llm": ("models/server/events.py", "tests/test_event_loop.py", "tests/test_memory.py")}
 BLANK_OVERLAY = "_blank"  # files that replace the working code when implementation=blank
 # Working-variant files and folders the blank variant has no use for (it has no HTTP layer to test).
 WORKING_ONLY = (
@@ -723,6 +723,9 @@ WORKING_ONLY = (
     "tests/test_guide.py",
     "tests/test_hostile.py",
     "tests/test_network.py",
+    "tests/test_credential_sizes.py",
+    "tests/test_memory.py",
+    "tests/test_privacy.py",
     "tests/forward_proxy.py",
     "tests/test_event_loop.py",
     "models/features.py",

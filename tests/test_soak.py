@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 SOAK = Path(__file__).resolve().parent / "soak.py"
 SECONDS = float(os.environ.get("SOAK_SECONDS", "20"))
@@ -24,9 +25,11 @@ LATENCY_RATIO = 3  # the lowest of 4 medians of 10 calls of a few ms each, on a 
 
 @pytest.mark.soak
 def test_a_mixed_load_leaves_the_plugin_as_it_found_it(bake):
+    plugin = bake("default")
+    declared = yaml.safe_load((plugin / "manifest.yaml").read_text(encoding="utf-8"))["resource"]["memory"]
     done = subprocess.run(
         [sys.executable, str(SOAK), str(SECONDS)],
-        cwd=bake("default"),
+        cwd=plugin,
         capture_output=True,
         text=True,
         timeout=SECONDS + 300,
@@ -40,3 +43,4 @@ def test_a_mixed_load_leaves_the_plugin_as_it_found_it(bake):
     assert after["descriptors"] <= before["descriptors"] + KEEPALIVE, report
     assert after["rss_mib"] <= before["rss_mib"] * MEMORY_RATIO + MEMORY_SLACK_MIB, report
     assert after["probe_ms"] <= before["probe_ms"] * LATENCY_RATIO, report
+    assert report["peak_rss_mib"] * 2**20 < declared, report  # the manifest's resource.memory

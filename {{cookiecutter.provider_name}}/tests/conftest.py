@@ -5,6 +5,7 @@ import os
 import ssl
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,6 +83,14 @@ class FakeServer:
     def peak(self) -> int:
         """The most requests that waited for an answer at once since the reset."""
         return self.control("peak")["peak"]
+
+    def closed_streams(self, wait: float = 5.0) -> list[float]:
+        """How long each endless stream ran before its client closed the connection (seconds),
+        once one has been closed or `wait` seconds have passed."""
+        deadline = time.monotonic() + wait
+        while not (closed := self.control("closed")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return closed
 
     def stop(self) -> None:
         """SIGTERM, as a service manager stops a server; SIGKILL if it is still there after 10 s."""

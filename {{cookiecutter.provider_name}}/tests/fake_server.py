@@ -65,6 +65,7 @@ class State:
             self.waiting = 0  # requests received since the reset and not answered yet
             self.peak = 0  # the most of them at once
             self.features: dict[str, Any] = {}  # what the feature sections below read, by name
+            self.closed: list[float] = []  # seconds an endless stream ran before its client closed it
 
     def take_fault(self, path: str, body: Any) -> dict[str, Any] | None:
         """The first fault for `path` (and, if it names one, for the model in the request body)."""
@@ -255,13 +256,20 @@ class Handler(BaseHTTPRequestHandler):
             while True:
                 self._chunk(b": keep-alive\n\n")
                 time.sleep(fault["comments"])
-        if "endless" in fault:  # content events that never stop
+        if "endless" in fault:  # content events that never stop while the client reads them
             self._start_chunked("text/event-stream")
             event = {"choices": [{"index": 0, "delta": {"content": "more "}}]}
             chunk = f"data: {json.dumps(event)}\n\n".encode() * 16
-            while True:
-                self._chunk(chunk)
-                time.sleep(fault["endless"])
+            started = time.monotonic()
+            try:
+                while True:
+                    self._chunk(chunk)
+                    time.sleep(fault["endless"])
+            except OSError:  # the client closed the connection: a real server stops generating here
+                with STATE.lock:
+                    STATE.closed.append(time.monotonic() - started)
+                self.close_connection = True
+                return True
         if "line" in fault:  # one stream line of this many bytes, never ended
             self._start_chunked("text/event-stream")
             self._chunk(b'data: {"choices": [{"index": 0, "delta": {"content": "')
@@ -399,6 +407,9 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/_control/requests":
             with STATE.lock:
                 return self._send(200, STATE.requests)
+        elif path == "/_control/closed":
+            with STATE.lock:
+                return self._send(200, STATE.closed)
         elif path == "/_control/peak":
             with STATE.lock:
                 return self._send(200, {"peak": STATE.peak, "waiting": STATE.waiting})

@@ -69,6 +69,9 @@ from models.tts.tts import {{ plan.class_name("tts") }}
 {% endif %}
 
 MIB = 1024 * 1024
+# How long after the client closes a stream the server's next write fails, on a loaded machine
+# (the first write after the close may still land in the socket's buffer).
+CLOSE_SLACK = 1.0
 
 
 class Call(NamedTuple):
@@ -372,14 +375,29 @@ def test_a_stream_without_events_ends_after_request_timeout(server, quick, fault
     assert "sent no event for request_timeout = 0.2 s" in str(caught.value)
 
 
-def test_a_stream_ends_at_its_overall_limit_however_often_events_come(server, credentials, monkeypatch):
+def test_a_stream_is_closed_on_the_server_once_it_has_lasted_answer_seconds(server, credentials):
+    """As when nobody reads it any more: Dify's Stop never reaches the plugin (DEVELOPMENT.md)."""
+    server.fault("/v1/chat/completions", endless=0.05)
+    given = credentials("chat-model", api_key=API_KEY, answer_seconds="1")
+
+    with raises_dify_error(InvokeConnectionError, server.port) as caught, bounded(10):
+        chat(given, stream=True, max_tokens=4096)
+
+    assert "still streaming after answer_seconds = 1 s, the limit for one answer" in str(caught.value)
+    [ran] = server.closed_streams()
+    print(f"the server saw the connection closed {ran:.2f} s after it began streaming")
+    assert ran < 1 + CLOSE_SLACK  # closed at the bound, not left to stream on
+
+
+def test_answer_seconds_is_kept_within_the_overall_stream_limit(server, credentials, monkeypatch):
     monkeypatch.setattr(limits, "STREAM_LIMIT", 0.5)
     server.fault("/v1/chat/completions", endless=0.05)
 
     with raises_dify_error(InvokeConnectionError, server.port) as caught, bounded(10):
-        chat(credentials("chat-model", api_key=API_KEY), stream=True, max_tokens=4096)
+        chat(credentials("chat-model", answer_seconds="99999"), stream=True, max_tokens=4096)
 
-    assert "still streaming after 0.5 s, the limit for one answer" in str(caught.value)
+    assert "still streaming after answer_seconds = 0.5 s" in str(caught.value)
+    assert server.closed_streams()
 {% endif %}
 
 

@@ -9,8 +9,15 @@ import json
 import time
 
 import pytest
+{% if plan.customizable %}
+import yaml
+{% endif %}
 from checks import HTTP_ERRORS, error_answer, raises_dify_error, spoil_validation, unreachable_server
+{% if plan.customizable %}
+from conftest import API_KEY, ROOT
+{% else %}
 from conftest import API_KEY
+{% endif %}
 from dify_plugin.entities.model import ModelFeature, ModelPropertyKey
 from dify_plugin.entities.model.llm import LLMResultChunk
 from dify_plugin.entities.model.message import (
@@ -32,6 +39,10 @@ from dify_plugin.errors.model import (
 from test_features_llm import BASE_RULES
 
 from models.llm.llm import {{ plan.class_name("llm") }}
+from models.llm.settings import DEFAULT_ANSWER_TOKENS
+{% if plan.customizable %}
+from models.server import limits
+{% endif %}
 
 CHAT = "/v1/chat/completions"
 WEATHER = PromptMessageTool(
@@ -263,7 +274,34 @@ def test_an_extra_body_that_is_no_json_object_is_refused_in_one_line(
 def test_an_empty_extra_body_adds_nothing(llm, server, credentials):
     invoke(llm, credentials("chat-model"), stream=False, model_parameters={"extra_body": "  "})
 
-    assert set(sent(server)) == {"model", "stream", "messages"}
+    assert set(sent(server)) == {"model", "stream", "messages", "max_tokens"}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
+@pytest.mark.parametrize(
+    ("form", "expected"),
+    [({}, DEFAULT_ANSWER_TOKENS), ({"max_tokens": "1024"}, 1024), ({"max_tokens": "65536"}, 8192)],
+    ids=["form default", "form answer", "form answer above the context"],
+)
+def test_an_app_without_max_tokens_sends_the_forms_upper_bound(
+    llm, server, credentials, stream, form, expected
+):
+    """So that an answer nobody reads any more (Stop in Dify) still ends on the server."""
+    invoke(llm, credentials("chat-model", context_size="8192", **form), stream=stream, model_parameters={})
+
+    assert sent(server)["max_tokens"] == expected
+{% if plan.customizable %}
+
+
+def test_the_form_states_the_default_bounds_of_an_answer():
+    schema = yaml.safe_load(next((ROOT / "provider").glob("*.yaml")).read_text(encoding="utf-8"))
+    fields = schema["model_credential_schema"]["credential_form_schemas"]
+    form = {field["variable"]: field for field in fields}
+
+    assert form["max_tokens"]["default"] == str(DEFAULT_ANSWER_TOKENS)
+    assert form["answer_seconds"]["default"] == f"{limits.DEFAULT_ANSWER_SECONDS:g}"
+    assert f"1 to {limits.STREAM_LIMIT:g};" in form["answer_seconds"]["placeholder"]["en_US"]
+{% endif %}
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
@@ -596,6 +634,38 @@ def test_malformed_answers_are_clear_dify_errors(llm, server, credentials, strea
 
 
 # -- as Dify runs it ------------------------------------------------------------------------
+
+
+def _text_event(text: str) -> str:
+    return "data: " + json.dumps({"choices": [{"index": 0, "delta": {"content": text}}]}) + "\n"
+
+
+@pytest.mark.parametrize(
+    "error_lines",
+    [
+        ['data: {"error": {"message": "CUDA out of memory"}}'],
+        ["event: error", 'data: {"message": "CUDA out of memory"}'],
+    ],
+    ids=["error object", "error event"],
+)
+def test_text_before_a_mid_stream_error_reaches_dify_then_the_error(plugin, server, credentials, error_lines):
+    # One write holds the text and the error, so the plugin reads them together.
+    together = _text_event("Half ") + "\n" + _text_event("an answer") + "\n" + "\n".join(error_lines) + "\n"
+    server.fault(CHAT, lines=[together])
+    streamed, error = plugin.call(
+        "invoke_llm",
+        model_type="llm",
+        model="chat-model",
+        credentials=credentials("chat-model"),
+        prompt_messages=[{"role": "user", "content": "hi"}],
+        model_parameters={},
+        stop=[],
+        tools=[],
+        stream=True,
+    )
+    assert "".join(chunk["delta"]["message"]["content"] for chunk in streamed) == "Half an answer"
+    assert error is not None and error["error_type"] == "InvokeServerUnavailableError"
+    assert "reported an error mid-stream" in error["message"] and "CUDA out of memory" in error["message"]
 
 
 def test_dify_validates_invokes_and_counts_tokens_over_stdio(plugin, server, credentials):

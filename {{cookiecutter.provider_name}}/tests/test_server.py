@@ -171,6 +171,24 @@ def test_the_least_recently_used_pool_is_closed_once_its_last_call_ends():
     assert len(pools) == 2
 
 
+def test_a_pool_no_call_has_used_for_its_idle_time_is_closed_when_the_next_call_begins():
+    pools = Pools(size=8, idle=600)
+    now = [1000.0]
+    pools.clock = lambda: now[0]
+    old, kept, new = (Connection.of({"server_url": "http://127.0.0.1:1", "api_key": k}) for k in "abc")
+
+    with pools.use(old) as forgotten:
+        pass
+    now[0] += 300
+    with pools.use(kept) as recent:
+        pass
+    now[0] += 301  # `old` idle for 601 s, `kept` for 301 s
+    with pools.use(new):
+        assert forgotten.is_closed, "a pool unused for longer than its idle time stays open"
+        assert not recent.is_closed
+    assert len(pools) == 2
+
+
 @pytest.fixture
 def unanswered_port() -> Iterator[int]:
     """A loopback port that accepts no more connections: its listen queue is already full."""

@@ -77,6 +77,8 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
         extra_body = take_extra_body(parameters)
         payload.update(feature_fields(parameters))
         payload.update({name: value for name, value in parameters.items() if value is not None})
+        if "max_tokens" not in payload and "max_completion_tokens" not in payload:
+            payload["max_tokens"] = llm.max_tokens  # an answer nobody reads (Stop in Dify) ends there
         if stop:
             payload["stop"] = stop
         if stream:
@@ -112,12 +114,14 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
                 payload = recover(conn, payload, error, first)
             attempt = time_limit(deadline - time.monotonic(), message)
 
-    def _events(self, conn: Connection, path: str, payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Stream events for `payload`, those that arrived together joined; a refused optional
-        field is dropped as in `_block`."""
+    def _events(
+        self, conn: Connection, path: str, payload: dict[str, Any], longest: float
+    ) -> Iterator[dict[str, Any]]:
+        """Stream events for `payload`, those that arrived together joined, for at most `longest`
+        seconds; a refused optional field is dropped as in `_block`."""
 
         def start(sent: dict[str, Any]) -> tuple[Iterator[list[dict[str, Any]]], list[dict[str, Any]] | None]:
-            batches = stream_events(conn, path, sent)
+            batches = stream_events(conn, path, sent, longest)
             return batches, next(batches, None)  # a refusal comes before the first event
 
         batches, first = self._without_refusals(conn, path, payload, start)
@@ -168,7 +172,7 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
             asked = self._asked_tokens(llm, payload)
             answer = StreamedAnswer(conn.url(path), llm.chat, wants_json(payload), asked, llm.thinks_first)
             index = 0
-            for event in self._events(conn, path, payload):
+            for event in self._events(conn, path, payload, llm.answer_seconds):
                 text = answer.read(event)
                 if text:
                     yield chunk(model, index, AssistantPromptMessage(content=text))
@@ -258,9 +262,9 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
         other inputs, thinking, structured output and context size, where the user's own answer
         does not win (detection.py). The form asks only for the rest.
         """
-        wanted = extra_inputs(credentials, strict=True)
         uid = model_uid(credentials, model)
         with credential_check(credentials) as conn:  # all requests together within request_timeout
+            wanted = extra_inputs(credentials, strict=True)  # after the fields' lengths are checked
             info = validate_model(conn, credentials, uid, "llm") or described_features(conn, uid)
         learn(credentials, info, wanted)
 

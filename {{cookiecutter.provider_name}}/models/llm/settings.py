@@ -12,10 +12,14 @@ from typing import Any
 
 from dify_plugin.entities.model.llm import LLMMode
 
-from models.server.connection import model_uid, positive_int
+from models.server import limits
+from models.server.connection import model_uid, positive_int, within
 from models.server.vocabulary import THINKING_ALWAYS, THINKING_SWITCHABLE
 
 DEFAULT_CONTEXT_SIZE = 4096
+# The longest answer when the form's max_tokens is empty (its default too): also what is sent when
+# an app sets no max_tokens, so that an answer nobody reads any more ends on the server.
+DEFAULT_ANSWER_TOKENS = 4096
 
 
 @dataclass(frozen=True)
@@ -23,7 +27,8 @@ class LLMSettings:
     uid: str  # the id sent to the server
     chat: bool  # chat/completions, else completions (generate-only models)
     context_size: int
-    max_tokens: int  # the longest answer the form allows, not above the context
+    max_tokens: int  # the longest answer the form allows, not above the context; sent if the app sets none
+    answer_seconds: float  # a stream still running after this is closed (limits.DEFAULT_ANSWER_SECONDS)
     input_audio: bool  # audio parts as OpenAI's input_audio (llama.cpp) rather than audio_url
     thinks: bool  # reasons before it answers, always or when switched on
     # Always reasons first (R1 distills, QwQ): a stream that starts without `<think>` starts inside
@@ -39,7 +44,10 @@ class LLMSettings:
             uid=model_uid(credentials, model),
             chat=credentials.get("mode") != LLMMode.COMPLETION.value,
             context_size=context_size,
-            max_tokens=min(positive_int(credentials.get("max_tokens"), context_size), context_size),
+            max_tokens=min(positive_int(credentials.get("max_tokens"), DEFAULT_ANSWER_TOKENS), context_size),
+            answer_seconds=within(
+                credentials.get("answer_seconds"), limits.DEFAULT_ANSWER_SECONDS, 1.0, limits.STREAM_LIMIT
+            ),
             input_audio=credentials.get("audio_part") == "input_audio",
             thinks=thinking in (THINKING_SWITCHABLE, THINKING_ALWAYS),
             thinks_first=thinking == THINKING_ALWAYS,

@@ -55,6 +55,7 @@ class Connection(NamedTuple):
     @classmethod
     def of(cls, credentials: Mapping[str, Any]) -> "Connection":
         """Read and check the connection settings; raise InvokeBadRequestError if they are unusable."""
+        check_sizes(credentials)
         base = base_url(credentials.get("server_url"), credentials.get("routes_at_root"))
         trusted = network.Trust("", "", 0, True)  # for http://, no certificate to prove
         if base.startswith("https://"):
@@ -83,6 +84,16 @@ class Connection(NamedTuple):
         if path.startswith("/"):
             return f"{server_root(self.base_url)}{path}"
         return f"{self.base_url}/{path}"
+
+
+def check_sizes(credentials: Mapping[str, Any]) -> None:
+    """Refuse any credential field longer than its limit (limits.FIELD_CHARS), before it is used,
+    sent or kept."""
+    for name, value in credentials.items():
+        limit, reason = limits.FIELD_CHARS.get(name, (limits.OTHER_FIELD_CHARS, "a setting"))
+        size = len(value) if isinstance(value, str) else len(str(value))
+        if size > limit:
+            raise refused(name[:64], f"must be at most {limit:,} characters ({reason}), not {size:,}")
 
 
 def base_url(value: object, routes_at_root: object = None) -> str:

@@ -19,14 +19,17 @@ from models.server.transport import paced, streamed
 DONE: dict[str, Any] = {"[DONE]": True}
 
 
-def stream_events(conn: Connection, path: str, payload: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+def stream_events(
+    conn: Connection, path: str, payload: dict[str, Any], longest: float = limits.STREAM_LIMIT
+) -> Iterator[list[dict[str, Any]]]:
     """POST and yield each server-sent event's JSON object until `data: [DONE]`, in lists of the
     events that arrived together (see `bodies.read_ahead`; never empty); `[DONE]` itself is the
     DONE object, last.
 
     The stream ends with InvokeConnectionError when no event arrives for `request_timeout`
-    (comment lines and other fields do not count) or when it has lasted STREAM_LIMIT. Errors
-    are Dify's, also those that happen after the first event.
+    (comment lines and other fields do not count) or when it has lasted `longest` seconds; the
+    connection is closed then, so the server stops generating. Errors are Dify's, also those
+    that happen after the first event.
     """
     # ADAPT: stream framing. A server that streams newline-delimited JSON (Ollama's native API)
     # gets a sibling of this function that reads each line as one event.
@@ -35,11 +38,11 @@ def stream_events(conn: Connection, path: str, payload: dict[str, Any]) -> Itera
     silent = f"{url} sent no event for request_timeout = {conn.timeout:g} s"
 
     def limit() -> tuple[float, str]:
-        left = limits.STREAM_LIMIT - (time.monotonic() - started)
+        left = longest - (time.monotonic() - started)
         if left < conn.timeout:
             return (
                 left,
-                f"{url} was still streaming after {limits.STREAM_LIMIT:g} s, the limit for one answer",
+                f"{url} was still streaming after answer_seconds = {longest:g} s, the limit for one answer",
             )
         return conn.timeout, silent
 
@@ -52,24 +55,41 @@ def stream_events(conn: Connection, path: str, payload: dict[str, Any]) -> Itera
     ):
         for batch in paced(_data(lines(pieces, url, conn), url, conn), limit):
             ended = "[DONE]" in batch
-            events = [
-                _event(data, url, conn) for data in (batch[: batch.index("[DONE]")] if ended else batch)
-            ]
-            if ended:
+            events, error = _events(batch[: batch.index("[DONE]")] if ended else batch, url, conn)
+            if ended and error is None:
                 events.append(DONE)
             if events:
-                yield events
+                yield events  # what came before an error in the same read reaches Dify first
+            if error is not None:
+                raise error
             if ended:
                 return
 
 
-def _data(batches: Iterator[list[str]], url: str, conn: Connection) -> Iterator[list[str]]:
+def _events(
+    batch: list[str], url: str, conn: Connection
+) -> tuple[list[dict[str, Any]], InvokeServerUnavailableError | None]:
+    """The events of `batch` up to the first that is an error or unreadable, and that error."""
+    events = []
+    for data in batch:
+        if isinstance(data, InvokeServerUnavailableError):
+            return events, data
+        try:
+            events.append(_event(data, url, conn))
+        except InvokeServerUnavailableError as error:
+            return events, error
+    return events, None
+
+
+def _data(
+    batches: Iterator[list[str]], url: str, conn: Connection
+) -> Iterator[list[str | InvokeServerUnavailableError]]:
     """The `data:` values of a server-sent event stream, in lists of those that arrived together
-    (never empty); comments and other fields are skipped, and an `event: error` is raised as
-    Dify's error with the server's message."""
+    (never empty); comments and other fields are skipped. An `event: error` ends its list as
+    Dify's error with the server's message, after the values before it, and ends the stream."""
     kind = ""
     for batch in batches:
-        found = []
+        found: list[str | InvokeServerUnavailableError] = []
         for line in batch:
             if not line:
                 kind = ""  # a blank line ends an event
@@ -77,7 +97,8 @@ def _data(batches: Iterator[list[str]], url: str, conn: Connection) -> Iterator[
                 kind = line[6:].strip()
             elif line.startswith("data:"):
                 if kind == "error":
-                    raise _stream_error(url, line[5:], conn)
+                    yield [*found, _stream_error(url, line[5:], conn)]
+                    return
                 found.append(line[5:].strip())
         if found:
             yield found

@@ -3,6 +3,7 @@ keep-alive. `new_client` is the one place every client is made.
 """
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,20 +16,23 @@ from models.server.network import tls_context
 
 
 class _Pool:
-    def __init__(self, client: httpx.Client) -> None:
+    def __init__(self, client: httpx.Client, now: float) -> None:
         self.client = client
         self.users = 0
         self.evicted = False
+        self.used = now  # when a call last began or ended with it
 
 
 class Pools:
-    """One HTTP client per connection settings, at most `size`; the least recently used is closed.
+    """One HTTP client per connection settings, at most `size`; the least recently used is closed,
+    and so is one no call has used for `idle` seconds (checked whenever a call begins).
 
     A client that is still in use when it is evicted is closed when its last call ends.
     """
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self, size: int, idle: float = limits.POOL_IDLE) -> None:
+        self.size, self.idle = size, idle
+        self.clock = time.monotonic  # a test may turn it
         self._pools: OrderedDict[Connection, _Pool] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -36,11 +40,13 @@ class Pools:
     def use(self, conn: Connection) -> Iterator[httpx.Client]:
         """The client for `conn`, kept open until the block ends."""
         with self._lock:
-            pool = self._pools.pop(conn, None) or _Pool(new_client(conn))
+            now = self.clock()
+            pool = self._pools.pop(conn, None) or _Pool(new_client(conn), now)
             self._pools[conn] = pool
             pool.users += 1
+            pool.used = now
             evicted = []
-            while len(self._pools) > self.size:
+            while len(self._pools) > self.size or self._idle_first(now):
                 _, oldest = self._pools.popitem(last=False)
                 oldest.evicted = True
                 evicted.append(oldest)
@@ -52,9 +58,15 @@ class Pools:
         finally:
             with self._lock:
                 pool.users -= 1
+                pool.used = self.clock()
                 close = pool.evicted and not pool.users
             if close:
                 pool.client.close()
+
+    def _idle_first(self, now: float) -> bool:
+        """Whether the least recently used pool has had no call for `idle` seconds."""
+        oldest = next(iter(self._pools.values()))
+        return not oldest.users and now - oldest.used > self.idle
 
     def __len__(self) -> int:
         return len(self._pools)

@@ -42,6 +42,7 @@ def credential_check(credentials: Mapping[str, Any]) -> Iterator[Connection]:
         conn = Connection.of(credentials)
         _check_range(credentials, "request_timeout", *limits.TIMEOUT_RANGE)
         _check_range(credentials, "max_retries", 0, limits.MAX_RETRIES, whole=True)
+        _check_range(credentials, "answer_seconds", 1, limits.STREAM_LIMIT)  # the LLM's, if given
         message = (
             f"{conn.base_url} did not pass the credential check within request_timeout = {conn.timeout:g} s"
         )

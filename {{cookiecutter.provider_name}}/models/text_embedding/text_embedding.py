@@ -204,14 +204,14 @@ class {{ plan.class_name("text-embedding") }}(ErrorMapping, TextEmbeddingModel):
         server tells it (`embeds_images`), and so is the dimension of its embeddings (`dimension`),
         which bounds the texts sent at once (daemon.vectors_per_answer).
         """
-        given = str(credentials.get("parallel_requests") or "").strip()
-        if given and not (given.isdigit() and 1 <= int(given) <= MAX_PARALLEL_REQUESTS):
-            rule = f"must be a whole number from 1 to {MAX_PARALLEL_REQUESTS}"
-            raise Fault(FIELD, field="parallel_requests", rule=rule).on(
-                CredentialsValidateFailedError(f"parallel_requests {rule}")
-            )
         uid = model_uid(credentials, model)
         with credential_check(credentials) as conn:  # all requests together within request_timeout
+            given = str(credentials.get("parallel_requests") or "").strip()  # its length is checked
+            if given and not (given.isdigit() and 1 <= int(given) <= MAX_PARALLEL_REQUESTS):
+                rule = f"must be a whole number from 1 to {MAX_PARALLEL_REQUESTS}"
+                raise Fault(FIELD, field="parallel_requests", rule=rule).on(
+                    CredentialsValidateFailedError(f"parallel_requests {rule}")
+                )
             info = validate_model(conn, credentials, uid, "text-embedding")
             described = info or described_features(conn, uid)
             with suppress(InvokeError):  # else unknown: the texts per answer are bounded as for 8,192
