@@ -58,6 +58,7 @@ class State:
             self.api_key: str | None = None
             self.describe = True  # False: behave like a server without GET /v1/models/{uid}
             self.mount = "/v1"  # where the API's routes are: "" at the root, "/api/v1" under a gateway
+            self.listed: list[str] | None = None  # the model list's ids, if not every model's
             self.hold: threading.Barrier | None = None  # answer nothing until this many requests wait
             self.requests: list[dict[str, Any]] = []
             self.epoch += 1
@@ -375,9 +376,8 @@ class Handler(BaseHTTPRequestHandler):
         if method == "GET" and path.startswith("/v1/models/"):
             return self._describe(path.removeprefix("/v1/models/"))
         if (method, path) == ("GET", "/v1/models"):
-            return self._send(
-                200, {"object": "list", "data": [{"id": uid, "object": "model"} for uid in MODELS]}
-            )
+            listed = list(MODELS) if STATE.listed is None else STATE.listed
+            return self._send(200, {"object": "list", "data": [{"id": uid, "object": "model"} for uid in listed]})
         return self._send(404, {"detail": "Not Found"})
 
     def _control(self, path: str, raw: bytes) -> None:
@@ -394,6 +394,7 @@ class Handler(BaseHTTPRequestHandler):
             STATE.api_key = command.get("api_key", STATE.api_key)
             STATE.describe = command.get("describe", STATE.describe)
             STATE.mount = command.get("mount", STATE.mount)
+            STATE.listed = command.get("listed", STATE.listed)
             if command.get("hold"):
                 STATE.hold = threading.Barrier(command["hold"], timeout=command.get("hold_timeout", 30))
         elif path == "/_control/requests":
