@@ -16,7 +16,8 @@ says why; nothing written), 2 bad arguments.
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the plugin folder: scripts.refresh, models.server
+# The plugin folder, where scripts.refresh and models.server are.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.refresh.command import main  # noqa: E402
 

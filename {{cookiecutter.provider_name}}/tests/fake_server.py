@@ -377,7 +377,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._describe(path.removeprefix("/v1/models/"))
         if (method, path) == ("GET", "/v1/models"):
             listed = list(MODELS) if STATE.listed is None else STATE.listed
-            return self._send(200, {"object": "list", "data": [{"id": uid, "object": "model"} for uid in listed]})
+            data = [{"id": uid, "object": "model"} for uid in listed]
+            return self._send(200, {"object": "list", "data": data})
         return self._send(404, {"detail": "Not Found"})
 
     def _control(self, path: str, raw: bytes) -> None:

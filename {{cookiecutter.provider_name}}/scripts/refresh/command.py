@@ -12,7 +12,8 @@ from scripts.refresh.server import Server
 from scripts.refresh.yamls import FOLDERS, POSITION, owned_files, wanted_files
 
 ROOT = Path(__file__).resolve().parents[2]  # the plugin folder
-TIMEOUT = 60.0  # seconds each request may take: a CPU server's first answer loads the model (as the form's default)
+# Seconds each request may take, as the form's default: a CPU server's first answer loads the model.
+TIMEOUT = 60.0
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -22,10 +23,17 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         f"the server needs one, comes from the environment variable {KEY_VARIABLE}.",
     )
     parser.add_argument("--server-url", required=True, help="e.g. http://192.168.1.10:9997 (gets /v1)")
-    parser.add_argument("--routes-at-root", action="store_true", help="the API's routes are at the root (no /v1)")
-    parser.add_argument("--timeout", type=float, default=TIMEOUT, help=f"seconds per request (default {TIMEOUT:g})")
-    parser.add_argument("--write", action="store_true", help="write the difference (without it nothing is written)")
-    parser.add_argument("--bake", action="store_true", help=argparse.SUPPRESS)  # the template's hook: write, no diff
+    parser.add_argument(
+        "--routes-at-root", action="store_true", help="the API's routes are at the root (no /v1)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=TIMEOUT, help=f"seconds per request (default {TIMEOUT:g})"
+    )
+    parser.add_argument(
+        "--write", action="store_true", help="write the difference (without it nothing is written)"
+    )
+    # The template's hook: write, no diff, errors named after the import_models_from answer.
+    parser.add_argument("--bake", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not 0 < args.timeout <= 600:
         parser.error("--timeout must be a number of seconds from 0 to 600")

@@ -34,10 +34,14 @@ def listed(server: Server, with_key: bool) -> list[str]:
         raise ImportFailed(f"the server must answer at {url}: {error}") from None
     if reply.status in (401, 403):
         said = "the API key was refused" if with_key else "it needs an API key"
-        raise ImportFailed(f"{url} answered {reply.status} ({said}): set {KEY_VARIABLE} to the server's API key")
+        raise ImportFailed(
+            f"{url} answered {reply.status} ({said}): set {KEY_VARIABLE} to the server's API key"
+        )
     ids = openai.read_ids(reply.json()) if reply.status < 400 else None
     if ids is None:
-        raise ImportFailed(f"{url} must answer an OpenAI-style model list (a data list); it answered {reply.status}")
+        raise ImportFailed(
+            f"{url} must answer an OpenAI-style model list (a data list); it answered {reply.status}"
+        )
     if not ids:
         raise ImportFailed(f"{url} lists no models: start at least one model on the server first")
     return list(dict.fromkeys(ids))
@@ -58,7 +62,9 @@ def discover(server: Server, types: tuple[str, ...], with_key: bool) -> tuple[li
         raise ImportFailed(f"the server stopped answering: {error}") from None
     if not found:
         chosen = ", ".join(types)
-        raise ImportFailed(f"none of the server's models is of this plugin's types ({chosen}): {'; '.join(left_out)}")
+        raise ImportFailed(
+            f"none of the server's models is of this plugin's types ({chosen}): {'; '.join(left_out)}"
+        )
     return found, left_out
 
 

@@ -55,10 +55,14 @@ class Server:
     def send(self, method: str, path: str, **request: Any) -> Reply:
         """One request (`json=`, or `data=` and `files=` as for httpx); any HTTP status is a Reply."""
         body, headers = encoded(request)
-        sent = urllib.request.Request(self.url(path), data=body, method=method, headers={**self.headers, **headers})
+        sent = urllib.request.Request(
+            self.url(path), data=body, method=method, headers={**self.headers, **headers}
+        )
         try:
             with urllib.request.urlopen(sent, timeout=self.timeout) as answer:
-                return Reply(answer.status, answer.headers.get("Content-Type", ""), answer.read(MAX_ANSWER_BYTES))
+                return Reply(
+                    answer.status, answer.headers.get("Content-Type", ""), answer.read(MAX_ANSWER_BYTES)
+                )
         except urllib.error.HTTPError as error:
             with error:
                 return Reply(error.code, error.headers.get("Content-Type", ""), error.read(MAX_ANSWER_BYTES))
@@ -81,7 +85,9 @@ def encoded(request: dict[str, Any]) -> tuple[bytes | None, dict[str, str]]:
         return None, {}
     parts = []
     for name, value in request.get("data", {}).items():
-        parts.append(f'--{MULTIPART_BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+        parts.append(
+            f'--{MULTIPART_BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        )
     for name, (filename, content, content_type) in request["files"].items():
         head = (
             f'--{MULTIPART_BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'

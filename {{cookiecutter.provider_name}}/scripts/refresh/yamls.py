@@ -52,7 +52,13 @@ def file_name(uid: str, taken: set[str]) -> str:
 
 
 def model_yaml(model: Found) -> str:
-    head = [MARKER, f"model: {q(model.uid)}", "label:", f"  en_US: {q(model.uid)}", f"model_type: {model.model_type}"]
+    head = [
+        MARKER,
+        f"model: {q(model.uid)}",
+        "label:",
+        f"  en_US: {q(model.uid)}",
+        f"model_type: {model.model_type}",
+    ]
     body = BODIES[model.model_type](model)
     return "\n".join(head + body) + "\n"
 
@@ -62,7 +68,9 @@ def _llm(model: Found) -> list[str]:
 
     answers = learned_answers(model.info) if model.info else {}
     features = [name for answer, names in LLM_FEATURES if answers.get(answer) == YES for name in names]
-    features += [kind for kind in ("audio", "video", "document") if kind in answers.get("extra_inputs", "").split(", ")]
+    features += [
+        kind for kind in ("audio", "video", "document") if kind in answers.get("extra_inputs", "").split(", ")
+    ]
     thinks = answers.get("thinking") in (THINKING_SWITCHABLE, THINKING_ALWAYS)
     features += ["agent-thought"] if thinks else []
     features += ["structured-output"] if answers.get("structured_output") == YES else []
@@ -100,7 +108,18 @@ def _tts(model: Found) -> list[str]:
     ]
 
 
-BODIES = {"llm": _llm, "text-embedding": _embedding, "rerank": _rerank, "speech2text": _speech2text, "tts": _tts}
+def _moderation(model: Found) -> list[str]:
+    return ["model_properties: {}"]
+
+
+BODIES = {
+    "llm": _llm,
+    "text-embedding": _embedding,
+    "rerank": _rerank,
+    "speech2text": _speech2text,
+    "tts": _tts,
+    "moderation": _moderation,
+}
 
 
 def names_in(path: Path) -> list[str]:
@@ -124,7 +143,8 @@ def imported(path: Path) -> bool:
 
 def wanted_files(root: Path, models: list[Found], types: tuple[str, ...]) -> dict[str, str]:
     """Every file the import owns, by path under `root`, with the text it should have: the
-    models' YAMLs and each type's _position.yaml (hand-written models first, as they were)."""
+    models' YAMLs and each type's _position.yaml (hand-written models first, as they were; a
+    hand-written file wins over a server model of the same name)."""
     files: dict[str, str] = {}
     for model_type in types:
         folder = root / "models" / FOLDERS[model_type]
@@ -134,7 +154,7 @@ def wanted_files(root: Path, models: list[Found], types: tuple[str, ...]) -> dic
         earlier = names_in(folder / POSITION) if (folder / POSITION).exists() else []
         order = [name for name in earlier if name in hand_written]
         order += [name for name in hand_written if name not in order]
-        for model in (m for m in models if m.model_type == model_type):
+        for model in (m for m in models if m.model_type == model_type and m.uid not in hand_written):
             files[f"models/{folder.name}/{file_name(model.uid, taken)}"] = model_yaml(model)
             order.append(model.uid)
         files[f"models/{folder.name}/{POSITION}"] = position_yaml(order)
