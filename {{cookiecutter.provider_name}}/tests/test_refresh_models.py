@@ -13,6 +13,8 @@ import pytest
 import yaml
 from conftest import API_KEY, ROOT, closed_port
 
+# The LLM rules an import writes in full (the others only name one of Dify's templates).
+OWN_RULES = ("enable_thinking", "reasoning_effort", "response_format", "json_schema", "max_tokens")
 FOLDERS = {
 {% for type in plan.types %}
     "{{ type.name }}": "{{ type.folder }}",
@@ -123,6 +125,35 @@ def test_the_key_comes_from_the_environment(server, tmp_path):
     assert API_KEY not in done.stdout + done.stderr
 
 
+{% if plan.has("llm") %}
+def test_an_imported_llm_is_what_validation_would_make_of_it(server, tmp_path, credentials):
+    """Each imported LLM has the features, mode, context size and feature parameters that saving it
+    in the customizable form would give (the same detection), and no rule that form lacks."""
+    from dify_plugin.entities.model import AIModelEntity
+
+    from models.llm.llm import {{ plan.class_name("llm") }}
+
+    root = copy_of_plugin(tmp_path)
+    assert refresh(root, server.url, "--write").returncode == 0
+    llm = {{ plan.class_name("llm") }}(model_schemas=[])
+    for uid in position(root, "llm"):
+        path = root / "models" / "llm" / f"{uid}.yaml"
+        if uid.startswith("example-"):
+            continue
+        imported = AIModelEntity(**yaml.safe_load(path.read_text(encoding="utf-8")))
+        stored = credentials(uid)
+        llm.validate_credentials(uid, stored)
+        form = llm.get_customizable_model_schema(uid, stored)
+        assert set(imported.features or []) == set(form.features or []), uid
+        assert imported.model_properties == form.model_properties, uid
+        rules = {rule.name: rule for rule in form.parameter_rules}
+        assert all(rule.name in rules for rule in imported.parameter_rules), uid
+        for rule in imported.parameter_rules:
+            if rule.name in OWN_RULES:
+                assert rule == rules[rule.name], (uid, rule.name)
+
+
+{% endif %}
 def test_every_predefined_model_file_is_served_over_stdio(plugin, server):
     """What Dify lists without the user adding anything: each file's model, from the runtime."""
     files = [p for p in sorted(ROOT.glob("models/*/*.yaml")) if p.name != "_position.yaml"]

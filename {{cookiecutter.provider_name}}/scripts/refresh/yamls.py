@@ -27,6 +27,8 @@ FOLDERS = {
 # text_embedding/text_embedding.py).
 LLM_CONTEXT_SIZE, LLM_MAX_TOKENS, THINKING_MAX_TOKENS = 4096, 512, 4096
 EMBEDDING_CONTEXT_SIZE, EMBEDDING_MAX_CHUNKS = 512, 32
+# As models/llm/capabilities.py's REASONING_EFFORTS and RESPONSE_FORMATS.
+REASONING_EFFORTS, RESPONSE_FORMATS = ["low", "medium", "high"], ["text", "json_object", "json_schema"]
 # An LLM's features per detected answer, as models/llm/capabilities.py's model_features.
 LLM_FEATURES = (
     ("function_calling", ("tool-call", "multi-tool-call", "stream-tool-call")),
@@ -82,7 +84,45 @@ def _llm(model: Found) -> list[str]:
     for name in ("temperature", "top_p", "top_k", "presence_penalty", "frequency_penalty"):
         lines += [f"  - name: {name}", f"    use_template: {name}"]
     lines += ["  - name: max_tokens", "    use_template: max_tokens", f"    default: {default}", "    min: 1"]
-    return lines + [f"    max: {context}"]
+    lines += [f"    max: {context}"]
+    return lines + feature_rules(answers)
+
+
+def feature_rules(answers: dict[str, str]) -> list[str]:
+    """The parameter rules of the detected features, as models/llm/capabilities.py's feature_rules."""
+    rules: list[tuple[str, str, str, str, str, list[str]]] = []
+    if answers.get("thinking") == THINKING_SWITCHABLE:
+        rules.append(
+            (
+                "enable_thinking",
+                "boolean",
+                "Thinking",
+                "思考模式",
+                "Let the model reason before it answers.",
+                [],
+            )
+        )
+    if answers.get("thinking") in (THINKING_SWITCHABLE, THINKING_ALWAYS):
+        effort = "How much the model reasons, for models that read this setting."
+        rules.append(
+            ("reasoning_effort", "string", "Reasoning effort", "推理强度", effort, REASONING_EFFORTS)
+        )
+    if answers.get("structured_output") == YES:
+        follow = "json_schema makes the answer follow the JSON schema below."
+        rules.append(("response_format", "string", "Response format", "回复格式", follow, RESPONSE_FORMATS))
+    lines = []
+    for name, kind, label, label_zh, help_text, options in rules:
+        lines += [f"  - name: {name}", f"    type: {kind}", "    required: false", "    label:"]
+        lines += [
+            f"      en_US: {q(label)}",
+            f"      zh_Hans: {q(label_zh)}",
+            "    help:",
+            f"      en_US: {q(help_text)}",
+        ]
+        lines += ["    options:", *(f"      - {option}" for option in options)] if options else []
+    if answers.get("structured_output") == YES:
+        lines += ["  - name: json_schema", "    use_template: json_schema"]
+    return lines
 
 
 def _embedding(model: Found) -> list[str]:
