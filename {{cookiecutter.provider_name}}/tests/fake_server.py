@@ -7,7 +7,8 @@ server where that matters: TCP_NODELAY, a listen backlog for hundreds of clients
 chunked streams, the error bodies real servers send. Tests steer it through `/_control/*`:
 scripted faults for the next matching requests (see `FakeServer.fault` in conftest.py for the
 hostile ones), a required API key, model features (`/_control/features`; `family` makes it answer
-as vLLM, SGLang, Ollama, LM Studio or LocalAI do, see fake_families.py), the list of requests
+as vLLM, SGLang, Ollama, LM Studio or LocalAI do, see fake_families.py; `typed` makes each model
+answer only its own type's requests), the list of requests
 it received (each with the order it was answered in) and how many waited for an answer at once.
 """
 
@@ -370,6 +371,10 @@ class Handler(BaseHTTPRequestHandler):
         found = fake_families.answer(family, method, path, body, list(MODELS)) if family else None
         if found:
             return self._send(*found)
+        form = (self.entry.get("form") if self.entry else None) or {}
+        uid = body.get("model") if isinstance(body, dict) else form.get("model")
+        if STATE.features.get("typed") and not serves(uid, path):
+            return self._send(400, {"detail": f"Model {uid} does not serve {path}"})
         route = ROUTES.get((method, path))
         if route:
             return route(self, body, raw, fault)
@@ -741,6 +746,27 @@ def moderate(handler: Handler, body: dict, raw: bytes, fault: Any) -> None:
 
 ROUTES[("POST", "/v1/moderations")] = moderate
 {% endif %}
+
+
+# The `typed` feature: a server that answers a model's requests only at its own type's paths (as
+# one running each model for one task does), by the words of the model's description.
+PATHS_BY_KIND = {
+    "llm": ("/v1/chat/completions", "/v1/completions"),
+    "embedding": ("/v1/embeddings",),
+    "rerank": ("/v1/rerank",),
+    "audio2text": ("/v1/audio/transcriptions",),
+    "text2audio": ("/v1/audio/speech",),
+    "moderation": ("/v1/moderations",),
+}
+
+
+def serves(uid: Any, path: str) -> bool:
+    """Whether model `uid` answers at `path` (True for paths of no model type, and unknown models)."""
+    described = MODELS.get(uid) if isinstance(uid, str) else None
+    if described is None or not any(path in paths for paths in PATHS_BY_KIND.values()):
+        return True
+    kinds = {str(described.get("model_type", "")).lower(), *described.get("model_ability", [])}
+    return any(path in PATHS_BY_KIND.get(kind, ()) for kind in kinds)
 
 
 class Server(ThreadingHTTPServer):

@@ -90,6 +90,21 @@ def test_a_changed_model_list_is_shown_and_written_only_with_write(server, tmp_p
     assert "up to date" in refresh(root, server.url).stdout
 
 
+def test_a_server_that_describes_nothing_is_imported_by_small_requests(server, tmp_path):
+    """Without Xinference's descriptions, each model's type is told by one small request per type
+    (as validation tells it), and the import finds the same models of each type."""
+    described = copy_of_plugin(tmp_path / "described")
+    assert refresh(described, server.url, "--write").returncode == 0
+    server.config(describe=False)
+    server.control("features", {"typed": True})
+    requested = copy_of_plugin(tmp_path / "requested")
+    done = refresh(requested, server.url, "--write")
+    assert done.returncode == 0, done.stderr
+    for folder in FOLDERS.values():
+        if folder != "moderation":  # no small request tells a moderation model apart
+            assert sorted(position(requested, folder)) == sorted(position(described, folder)), folder
+
+
 @pytest.mark.parametrize(
     "case, expected",
     [

@@ -75,7 +75,8 @@ def described(server: Server, uid: str, types: tuple[str, ...]) -> Found | str:
         if info.model_type not in types:
             return f"the server describes it as {info.described}"
         return Found(uid, info.model_type, info)
-    for model_type in types:
+    # The narrowest requests first: many servers answer a chat for any model they hold.
+    for model_type in sorted(types, key=lambda name: name == "llm"):
         checks = openai.type_checks({}, uid)
         if model_type in checks and answers(server, checks[model_type]):
             info = families.first_description(uid, families.DESCRIBE_FEATURES, server.answer)
