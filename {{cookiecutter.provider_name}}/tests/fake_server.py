@@ -751,12 +751,24 @@ ROUTES[("POST", "/v1/moderations")] = moderate
 # The `typed` feature: a server that answers a model's requests only at its own type's paths (as
 # one running each model for one task does), by the words of the model's description.
 PATHS_BY_KIND = {
+{% if plan.has("llm") %}
     "llm": ("/v1/chat/completions", "/v1/completions"),
+{% endif %}
+{% if plan.has("text-embedding") %}
     "embedding": ("/v1/embeddings",),
+{% endif %}
+{% if plan.has("rerank") %}
     "rerank": ("/v1/rerank",),
+{% endif %}
+{% if plan.has("speech2text") %}
     "audio2text": ("/v1/audio/transcriptions",),
+{% endif %}
+{% if plan.has("tts") %}
     "text2audio": ("/v1/audio/speech",),
+{% endif %}
+{% if plan.has("moderation") %}
     "moderation": ("/v1/moderations",),
+{% endif %}
 }
 
 
