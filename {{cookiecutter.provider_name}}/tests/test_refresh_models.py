@@ -13,6 +13,8 @@ import pytest
 import yaml
 from conftest import API_KEY, ROOT, closed_port
 
+from scripts.refresh.command import printable
+
 # The LLM rules an import writes in full (the others only name one of Dify's templates).
 OWN_RULES = ("enable_thinking", "reasoning_effort", "response_format", "json_schema", "max_tokens")
 FOLDERS = {
@@ -131,6 +133,27 @@ def test_a_failed_import_says_why_in_one_line_and_writes_nothing(server, tmp_pat
     assert line.startswith("error: --server-url: ") and expected in line
     assert snapshot(root) == before
     assert API_KEY not in done.stdout + done.stderr and "sk-wrong-1234" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    "url, rule",
+    [
+        ("http://ana:s3cret@127.0.0.1:9", "must not contain a user or password"),
+        ("127.0.0.1:9997", "must be an http(s) URL with a host"),
+    ],
+)
+def test_a_bad_server_url_is_refused_without_showing_a_password(tmp_path, url, rule):
+    done = refresh(copy_of_plugin(tmp_path), url)
+    assert done.returncode == 2
+    assert f"--server-url {rule}" in done.stderr and "s3cret" not in done.stdout + done.stderr
+
+
+def test_the_servers_words_cannot_steer_the_terminal(server, tmp_path):
+    """Model ids are the server's text: a control character in one is written and shown escaped."""
+    server.config(listed=["evil\x1b[2Jmodel"])
+    done = refresh(copy_of_plugin(tmp_path), server.url)
+    assert "evil" in done.stdout and "\x1b" not in done.stdout + done.stderr
+    assert printable("evil\x1b[2J\nmodel") == "evil\\x1b[2J\\x0amodel"  # as notes and errors show it
 
 
 def test_the_key_comes_from_the_environment(server, tmp_path):

@@ -6,6 +6,7 @@ import difflib
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from scripts.refresh.discovery import KEY_VARIABLE, ImportFailed, discover
 from scripts.refresh.server import Server
@@ -37,6 +38,11 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 0 < args.timeout <= 600:
         parser.error("--timeout must be a number of seconds from 0 to 600")
+    parts = urlsplit(args.server_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        parser.error("--server-url must be an http(s) URL with a host, e.g. http://192.168.1.10:9997")
+    if "@" in parts.netloc:  # it would show in every line that names the server
+        parser.error(f"--server-url must not contain a user or password: give the key in {KEY_VARIABLE}")
     return args
 
 
@@ -57,7 +63,7 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     try:
         models, left_out = discover(server, types, bool(key))
     except ImportFailed as error:
-        print(f"error: {name}: {error}", file=sys.stderr)
+        print(f"error: {name}: {printable(str(error))}", file=sys.stderr)
         return 1
     now, wanted = owned_files(root, types), wanted_files(root, models, types)
     changed = sorted(path for path in now.keys() | wanted.keys() if now.get(path) != wanted.get(path))
@@ -68,7 +74,7 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     counts = ", ".join(f"{t} {sum(m.model_type == t for m in models)}" for t in types)
     print(f"{server.base}: {len(models)} models of this plugin's types ({counts})")
     for note in left_out:
-        print(f"left out: {note}")
+        print(f"left out: {printable(note)}")
     if not changed:
         print("the model files are up to date")
     elif args.write or args.bake:
@@ -82,3 +88,9 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     else:
         print(f"{len(changed)} files differ; nothing written: run again with --write to apply")
     return 0
+
+
+def printable(text: str) -> str:
+    """`text` on one line, with what a terminal would act on (control characters) escaped: model
+    ids and descriptions are the server's words."""
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)

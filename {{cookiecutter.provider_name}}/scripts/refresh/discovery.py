@@ -63,7 +63,7 @@ def discover(server: Server, types: tuple[str, ...], with_key: bool) -> tuple[li
     if not found:
         chosen = ", ".join(types)
         raise ImportFailed(
-            f"none of the server's models is of this plugin's types ({chosen}): {'; '.join(left_out)}"
+            f"none of the server's models is of this plugin's types ({chosen}): {'; '.join(left_out[:10])}"
         )
     return found, left_out
 
