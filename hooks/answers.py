@@ -110,6 +110,11 @@ class Plan:
     methods: tuple[str, ...]
     implementation: str
     unchosen: tuple[ModelType, ...] = field(default=())
+    imports_from: str = ""  # the server whose models the bake writes as predefined models
+
+    @property
+    def imports(self) -> bool:
+        return bool(self.imports_from)
 
     @property
     def type_names(self) -> list[str]:
@@ -380,6 +385,24 @@ def check_contact(value: object, answers: Mapping) -> None:
         )
 
 
+def check_import_models_from(value: object, answers: Mapping) -> None:
+    """An optional server URL whose model list the bake imports; it is recorded in the plugin's
+    `.cookiecutter.json`, so it may not carry a password (the key comes from MODEL_SERVER_API_KEY)."""
+    _url_rule("import_models_from", "http://192.168.1.10:9997")(value, answers)
+    text = _text(value).strip()
+    if text and "@" in urlsplit(text).netloc:
+        bare = urlsplit(text)._replace(netloc=urlsplit(text).netloc.rsplit("@", 1)[-1]).geturl()
+        raise AnswerError(
+            "import_models_from",
+            "must not contain a user or password (the plugin's answers record the URL)",
+            bare,
+            f"give import_models_from={bare} and the key in the environment variable {IMPORT_KEY_VARIABLE}",
+        )
+
+
+IMPORT_KEY_VARIABLE = "MODEL_SERVER_API_KEY"  # the server's API key for import_models_from, never an answer
+
+
 def parse_yes_no(answer: str, value: object) -> bool:
     if isinstance(value, bool):
         return value
@@ -502,6 +525,7 @@ QUESTIONS: dict[str, Question] = {
         _choice_rule("configurate_method", CONFIGURATE_METHODS), CHOICE, tuple(CONFIGURATE_METHODS)
     ),
     "implementation": Question(_choice_rule("implementation", IMPLEMENTATIONS), CHOICE, IMPLEMENTATIONS),
+    "import_models_from": Question(check_import_models_from, NOT_ASKED),
     "provider_label_zh_hans": Question(check_label_zh_hans, NOT_ASKED),
     "version": Question(check_version, NOT_ASKED),
     "created_at": Question(check_created_at, NOT_ASKED),
@@ -533,11 +557,23 @@ def check_marketplace_contact(answers: Mapping) -> None:
         )
 
 
+def check_import_needs_code(answers: Mapping) -> None:
+    """Importing models asks the server with the working code's own requests: blank has none."""
+    if _text(answers.get("import_models_from")).strip() and _text(answers.get("implementation")).strip() == "blank":
+        raise AnswerError(
+            "import_models_from",
+            "needs implementation=openai-compatible (the blank variant has no code that asks a server)",
+            answers.get("import_models_from"),
+            "leave import_models_from empty, or choose implementation=openai-compatible",
+        )
+
+
 # Rules over several answers: (the answers they read, the rule). At the prompt each one runs
 # when the last answer it reads has been given.
 ACROSS: tuple[tuple[tuple[str, ...], Callable[[Mapping], None]], ...] = (
     (("model_types", *(t.answer for t in MODEL_TYPES)), check_types_chosen),
     (("repository_url", "contact"), check_marketplace_contact),
+    (("implementation", "import_models_from"), check_import_needs_code),
 )
 
 
@@ -686,26 +722,35 @@ def validate(answers: Mapping) -> Plan:
         raise found[0]
     provider = _text(answers.get("provider_name"))
     types = resolve_model_types(answers)
+    imports_from = _text(answers.get("import_models_from")).strip()
+    methods = CONFIGURATE_METHODS[_text(answers.get("configurate_method")).strip()]
+    if imports_from and "predefined-model" not in methods:
+        methods = CONFIGURATE_METHODS["both"]  # imported models are predefined; adding by hand stays
     return Plan(
         provider=provider,
         class_prefix=class_prefix(provider),
         types=types,
-        methods=CONFIGURATE_METHODS[_text(answers.get("configurate_method")).strip()],
+        methods=methods,
         implementation=_text(answers.get("implementation")).strip(),
         unchosen=tuple(t for t in MODEL_TYPES if t not in types),
+        imports_from=imports_from,
     )
 
 
 # What the post-generation hook removes, as data. Paths are relative to the plugin root;
 # "{folder}" stands for a model type's folder name.
 PATHS_PER_TYPE = ("models/{folder}", "tests/test_{folder}.py", "tests/test_features_{folder}.py")
-PREDEFINED_ONLY = ("models/{folder}/_position.yaml", "models/{folder}/example-{folder}.yaml")
+EXAMPLE_MODEL = "models/{folder}/example-{folder}.yaml"
+PREDEFINED_ONLY = ("models/{folder}/_position.yaml", EXAMPLE_MODEL)
+# The import of a server's model list (import_models_from), kept for refreshing it later.
+MODEL_IMPORT = ("scripts/refresh_models.py", "scripts/refresh", "tests/test_refresh_models.py")
 # Shared code that only one model type uses, by that type's folder (SSE streams and huge prompts are the LLM's).
 SHARED_BY_ONE_TYPE = {"llm": ("models/server/events.py", "tests/test_event_loop.py", "tests/test_memory.py")}
 BLANK_OVERLAY = "_blank"  # files that replace the working code when implementation=blank
 # Working-variant files and folders the blank variant has no use for (it has no HTTP layer to test).
 WORKING_ONLY = (
     "models/server",
+    *MODEL_IMPORT,
     "models/llm/answers.py",
     "models/llm/capabilities.py",
     "models/llm/chunks.py",
@@ -745,4 +790,7 @@ def paths_to_remove(plan: Plan) -> list[str]:
     paths += [p for t in plan.unchosen for p in SHARED_BY_ONE_TYPE.get(t.folder, ())]
     if not plan.predefined:
         paths += [p.format(folder=t.folder) for t in plan.types for p in PREDEFINED_ONLY]
+        paths += list(MODEL_IMPORT)
+    elif plan.imports:
+        paths += [EXAMPLE_MODEL.format(folder=t.folder) for t in plan.types]  # the server's models replace them
     return paths

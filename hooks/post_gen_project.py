@@ -1,11 +1,14 @@
 """Make the baked tree exactly the plugin that was asked for.
 
 Removes every file that belongs to an unchosen model type or configure method, following
-the tables in hooks/answers.py, and applies the blank-implementation overlay if chosen.
+the tables in hooks/answers.py, and applies the blank-implementation overlay if chosen. With
+`import_models_from`, the baked plugin's own scripts/refresh_models.py then writes the server's
+models; if it fails, its one line is the error and cookiecutter removes the half-made plugin.
 """
 
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -41,3 +44,19 @@ for relative in answers.paths_to_remove(plan):
         shutil.rmtree(path)
     else:
         path.unlink(missing_ok=True)
+
+if plan.imports:
+    if sys.version_info[:2] == (3, 12):
+        python = sys.executable
+    else:  # the import runs the plugin's code, which is Python 3.12's
+        found = subprocess.run(["bash", "scripts/find_python.sh"], capture_output=True, text=True)
+        python = found.stdout.strip()
+        if found.returncode != 0 or not python:
+            print(
+                "error: import_models_from: needs Python 3.12 to ask the server (the plugin's code runs on it); "
+                "install it or set PYTHON312=/path/to/python3.12",
+                file=sys.stderr,
+            )
+            sys.exit(1)
+    command = [python, "scripts/refresh_models.py", "--bake", "--server-url", plan.imports_from]
+    sys.exit(subprocess.run(command).returncode)

@@ -557,3 +557,43 @@ def test_every_answer_name_is_written_out_where_the_rules_use_it():
     missing = [key for key in context if not key.startswith("_") and f'"{key}"' not in source]
     assert missing == []
     assert not re.search(r"""f["']with_""", source)
+
+
+# --- import_models_from ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["", "http://127.0.0.1:9997", "https://models.example.com/api/v1"])
+def test_import_models_from_takes_an_http_url_or_nothing(url):
+    answers.validate(GOOD | {"import_models_from": url})
+
+
+@pytest.mark.parametrize(
+    "url, rule",
+    [
+        ("192.168.1.10:9997", "must be an http(s) URL with a host"),
+        ("ftp://host/v1", "must be an http(s) URL with a host"),
+        ("http://ana:s3cret@host:9997", "must not contain a user or password"),
+    ],
+)
+def test_import_models_from_refuses_other_text_and_any_password(url, rule):
+    [error] = answers.problems(GOOD | {"import_models_from": url})
+    assert error.answer == "import_models_from" and error.rule.startswith(rule)
+    assert "s3cret" not in str(error)  # the URL is recorded in the plugin; the key comes from the environment
+
+
+def test_import_models_from_needs_the_working_code():
+    [error] = answers.problems(GOOD | {"import_models_from": "http://host:9997", "implementation": "blank"})
+    assert error.answer == "import_models_from" and "implementation=openai-compatible" in error.rule
+
+
+@pytest.mark.parametrize("method", ["customizable-model", "predefined-model", "both"])
+def test_importing_models_makes_them_predefined_and_drops_the_examples(method):
+    plan = answers.validate(GOOD | {"import_models_from": "http://host:9997", "configurate_method": method})
+    assert plan.predefined and plan.imports
+    assert plan.customizable == (method != "predefined-model")
+    assert "models/llm/example-llm.yaml" in answers.paths_to_remove(plan)
+    assert "scripts/refresh_models.py" not in answers.paths_to_remove(plan)
+
+
+def test_a_plugin_without_predefined_models_has_no_refresh_script():
+    assert "scripts/refresh_models.py" in answers.paths_to_remove(answers.validate(GOOD))

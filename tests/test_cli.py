@@ -554,6 +554,7 @@ def typed(**chosen: str) -> str:
 def test_only_the_documented_questions_are_asked():
     context = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
     not_asked = {"repository_url", "contact", "model_types", "provider_label_zh_hans", "version", "created_at"}
+    not_asked |= {"import_models_from"}
     assert [key for key in context if not key.startswith("_") and key not in not_asked] == ASKED
 
 

@@ -70,6 +70,7 @@ ASKED_IN_A_MENU_OR_NOT_AT_ALL = {
     "provider_label_zh_hans": "Not asked",
     "version": "Not asked",
     "created_at": "Not asked",
+    "import_models_from": "Not asked",
 }
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import NETWORK_NAMESPACE, SIX, offline_env
 
-MATRIX = ["default", "all-six", *(f"only-{t}" for t in SIX), "blank-default", "blank-all-six"]
+MATRIX = ["default", "all-six", *(f"only-{t}" for t in SIX), "both-methods", "blank-default", "blank-all-six"]
 # A job a script starts in the background (`cmd &`) inherits SIGINT ignored, and has no terminal.
 BACKGROUND_JOB = ["sh", "-c", "trap '' INT; exec \"$@\"", "background-job"]
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]

@@ -70,8 +70,9 @@ class FakeServer:
 
     def config(self, **settings: Any) -> None:
         """`api_key` the server requires; `describe` false hides GET /v1/models/{uid}; `mount` is
-        where the API's routes are instead of /v1 ("" at the root); `hold` N answers nothing until
-        N requests wait at once (503 to all after `hold_timeout` s)."""
+        where the API's routes are instead of /v1 ("" at the root); `listed` the ids its model list
+        gives instead of every model's; `hold` N answers nothing until N requests wait at once
+        (503 to all after `hold_timeout` s)."""
         self.control("config", settings)
 
     def requests(self, path: str | None = None) -> list[dict[str, Any]]:

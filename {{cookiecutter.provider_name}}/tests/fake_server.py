@@ -7,7 +7,8 @@ server where that matters: TCP_NODELAY, a listen backlog for hundreds of clients
 chunked streams, the error bodies real servers send. Tests steer it through `/_control/*`:
 scripted faults for the next matching requests (see `FakeServer.fault` in conftest.py for the
 hostile ones), a required API key, model features (`/_control/features`; `family` makes it answer
-as vLLM, SGLang, Ollama, LM Studio or LocalAI do, see fake_families.py), the list of requests
+as vLLM, SGLang, Ollama, LM Studio or LocalAI do, see fake_families.py; `typed` makes each model
+answer only its own type's requests), the list of requests
 it received (each with the order it was answered in) and how many waited for an answer at once.
 """
 
@@ -58,6 +59,7 @@ class State:
             self.api_key: str | None = None
             self.describe = True  # False: behave like a server without GET /v1/models/{uid}
             self.mount = "/v1"  # where the API's routes are: "" at the root, "/api/v1" under a gateway
+            self.listed: list[str] | None = None  # the model list's ids, if not every model's
             self.hold: threading.Barrier | None = None  # answer nothing until this many requests wait
             self.requests: list[dict[str, Any]] = []
             self.epoch += 1
@@ -377,15 +379,19 @@ class Handler(BaseHTTPRequestHandler):
         found = fake_families.answer(family, method, path, body, list(MODELS)) if family else None
         if found:
             return self._send(*found)
+        form = (self.entry.get("form") if self.entry else None) or {}
+        uid = body.get("model") if isinstance(body, dict) else form.get("model")
+        if STATE.features.get("typed") and not serves(uid, path):
+            return self._send(400, {"detail": f"Model {uid} does not serve {path}"})
         route = ROUTES.get((method, path))
         if route:
             return route(self, body, raw, fault)
         if method == "GET" and path.startswith("/v1/models/"):
             return self._describe(path.removeprefix("/v1/models/"))
         if (method, path) == ("GET", "/v1/models"):
-            return self._send(
-                200, {"object": "list", "data": [{"id": uid, "object": "model"} for uid in MODELS]}
-            )
+            listed = list(MODELS) if STATE.listed is None else STATE.listed
+            data = [{"id": uid, "object": "model"} for uid in listed]
+            return self._send(200, {"object": "list", "data": data})
         return self._send(404, {"detail": "Not Found"})
 
     def _control(self, path: str, raw: bytes) -> None:
@@ -402,6 +408,7 @@ class Handler(BaseHTTPRequestHandler):
             STATE.api_key = command.get("api_key", STATE.api_key)
             STATE.describe = command.get("describe", STATE.describe)
             STATE.mount = command.get("mount", STATE.mount)
+            STATE.listed = command.get("listed", STATE.listed)
             if command.get("hold"):
                 STATE.hold = threading.Barrier(command["hold"], timeout=command.get("hold_timeout", 30))
         elif path == "/_control/requests":
@@ -750,6 +757,39 @@ def moderate(handler: Handler, body: dict, raw: bytes, fault: Any) -> None:
 
 ROUTES[("POST", "/v1/moderations")] = moderate
 {% endif %}
+
+
+# The `typed` feature: a server that answers a model's requests only at its own type's paths (as
+# one running each model for one task does), by the words of the model's description.
+PATHS_BY_KIND = {
+{% if plan.has("llm") %}
+    "llm": ("/v1/chat/completions", "/v1/completions"),
+{% endif %}
+{% if plan.has("text-embedding") %}
+    "embedding": ("/v1/embeddings",),
+{% endif %}
+{% if plan.has("rerank") %}
+    "rerank": ("/v1/rerank",),
+{% endif %}
+{% if plan.has("speech2text") %}
+    "audio2text": ("/v1/audio/transcriptions",),
+{% endif %}
+{% if plan.has("tts") %}
+    "text2audio": ("/v1/audio/speech",),
+{% endif %}
+{% if plan.has("moderation") %}
+    "moderation": ("/v1/moderations",),
+{% endif %}
+}
+
+
+def serves(uid: Any, path: str) -> bool:
+    """Whether model `uid` answers at `path` (True for paths of no model type, and unknown models)."""
+    described = MODELS.get(uid) if isinstance(uid, str) else None
+    if described is None or not any(path in paths for paths in PATHS_BY_KIND.values()):
+        return True
+    kinds = {str(described.get("model_type", "")).lower(), *described.get("model_ability", [])}
+    return any(path in PATHS_BY_KIND.get(kind, ()) for kind in kinds)
 
 
 class Server(ThreadingHTTPServer):

@@ -18,7 +18,7 @@ from conftest import API_KEY, ROOT
 {% else %}
 from conftest import API_KEY
 {% endif %}
-from dify_plugin.entities.model import ModelFeature, ModelPropertyKey
+from dify_plugin.entities.model import {{ "AIModelEntity, " if plan.predefined else "" }}ModelFeature, ModelPropertyKey
 from dify_plugin.entities.model.llm import LLMResultChunk
 from dify_plugin.entities.model.message import (
     AssistantPromptMessage,
@@ -735,3 +735,20 @@ def test_dify_gets_the_error_message_over_stdio(plugin, server, credentials):
     assert f"127.0.0.1:{server.port}" in error["message"]
     assert "too many requests" in error["message"]
     assert API_KEY not in json.dumps(error)
+{% if plan.predefined %}
+
+
+def test_a_predefined_model_is_called_as_its_yaml_says(server):
+    """A predefined model has no form: its YAML's mode decides the request (here a completion)."""
+    declared = {
+        "model": "generate-model",
+        "label": {"en_US": "generate-model"},
+        "model_type": "llm",
+        "fetch_from": "predefined-model",
+        "model_properties": {"mode": "completion", "context_size": 2048},
+        "parameter_rules": [],
+    }
+    llm = {{ plan.class_name("llm") }}(model_schemas=[AIModelEntity(**declared)])
+    assert text_of(invoke(llm, {"server_url": server.url}, model="generate-model", stream=False))
+    assert [r["path"] for r in server.requests() if r["method"] == "POST"] == ["/v1/completions"]
+{% endif %}

@@ -35,7 +35,7 @@ from models.llm.chunks import joined
 from models.llm.detection import learn
 from models.llm.messages import carried_reasoning, prompt_text, wire_message, wire_tools
 from models.llm.parameters import extra_body_rule, sampling_rules, take_extra_body, with_extra_body
-from models.llm.settings import LLMSettings
+from models.llm.settings import LLMSettings, predefined_answers
 from models.server.connection import Connection, model_uid
 from models.server.errors import ErrorMapping
 from models.server.events import stream_events
@@ -68,7 +68,7 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
         user: str | None = None,
     ) -> LLMResult | Generator[LLMResultChunk, None, None]:
         """Return an LLMResult, or a generator of LLMResultChunk when `stream` is true."""
-        conn, llm = Connection.of(credentials), LLMSettings.of(model, credentials)
+        conn, llm = Connection.of(credentials), self._settings(model, credentials)
         path = CHAT_PATH if llm.chat else COMPLETION_PATH
         # ADAPT: this is what the server receives. Add fields your server wants here (and their
         # parameter rules in get_customizable_model_schema); the message format: messages.py.
@@ -96,6 +96,14 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
         if stream:
             return self._stream(model, credentials, llm, conn, path, payload, prompt_messages, tools)
         return self._block(model, credentials, llm, conn, path, payload, prompt_messages, tools)
+
+    def _settings(self, model: str, credentials: Mapping) -> LLMSettings:
+        """The call's settings: a predefined model's mode and context size come from its YAML
+        (models/llm/*.yaml), a customizable model's from its credentials."""
+        predefined = next((schema for schema in self.predefined_models() if schema.model == model), None)
+        if predefined is None:
+            return LLMSettings.of(model, credentials)
+        return LLMSettings.of(model, {**credentials, **predefined_answers(predefined)})
 
     def _without_refusals[T](
         self, conn: Connection, path: str, payload: dict[str, Any], send: Callable[[dict[str, Any]], T]
@@ -228,7 +236,7 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
     ) -> int:
         """Return the prompt's tokens, tool definitions included: as the server counts them where
         it has a tokenizer (its chat template applied), else estimated offline."""
-        llm = LLMSettings.of(model, credentials)
+        llm = self._settings(model, credentials)
         tokenizer = Tokenizer(Connection.of(credentials), llm.uid)
         if not llm.chat:
             counted = tokenizer.count(prompt_text(prompt_messages))

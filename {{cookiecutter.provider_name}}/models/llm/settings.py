@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dify_plugin.entities.model import AIModelEntity, ModelFeature, ModelPropertyKey
 from dify_plugin.entities.model.llm import LLMMode
 
 from models.server import limits
@@ -52,3 +53,17 @@ class LLMSettings:
             thinks=thinking in (THINKING_SWITCHABLE, THINKING_ALWAYS),
             thinks_first=thinking == THINKING_ALWAYS,
         )
+
+
+def predefined_answers(schema: AIModelEntity) -> dict[str, str]:
+    """The answers a predefined model's YAML gives (no form asks for them): its mode, context size
+    and thinking (agent-thought, switchable where it has an enable_thinking rule)."""
+    properties = schema.model_properties or {}
+    found = {
+        "mode": properties.get(ModelPropertyKey.MODE),
+        "context_size": properties.get(ModelPropertyKey.CONTEXT_SIZE),
+    }
+    if ModelFeature.AGENT_THOUGHT in (schema.features or []):
+        switchable = any(rule.name == "enable_thinking" for rule in schema.parameter_rules)
+        found["thinking"] = THINKING_SWITCHABLE if switchable else THINKING_ALWAYS
+    return {name: str(value) for name, value in found.items() if value is not None}

@@ -28,7 +28,6 @@ from models.server.vocabulary import UNKNOWN_MODEL, WRONG_TYPE, Fault, ModelInfo
 
 # Answers meaning "this server has no such endpoint", as opposed to a real error.
 NO_SUCH_ENDPOINT = frozenset({404, 405, 501})
-ANY_ERROR = frozenset(range(400, 600))  # for the further asks of a family already recognised
 
 
 @contextmanager
@@ -83,11 +82,8 @@ def model_ids(conn: Connection) -> list[str] | None:
 
 
 def describe(conn: Connection, uid: str, asked: tuple[Any, ...]) -> ModelInfo | None:
-    """What the first of the `asked` families that recognises the server says about `uid`.
-
-    Each family's first ask tells whether the server is of that family; its further asks are
-    made only then. A request several families make (the model list) is made once.
-    """
+    """What the first of the `asked` families that recognises the server says about `uid`
+    (families.first_description); a request several families make (the model list) is made once."""
     answered: dict[str, Any] = {}
 
     def answer(ask: Ask, absent: frozenset[int]) -> Any:
@@ -96,17 +92,7 @@ def describe(conn: Connection, uid: str, asked: tuple[Any, ...]) -> ModelInfo | 
             answered[key] = probe(conn, ask, absent)
         return answered[key]
 
-    for family in asked:
-        first, *more = family.asks(uid)
-        answers = [answer(first, family.ABSENT)]
-        info = family.read(uid, answers)
-        if info is None:
-            continue
-        if more:
-            answers += [answer(ask, ANY_ERROR) for ask in more]
-            info = family.read(uid, answers) or info
-        return info._replace(family=family.NAME)
-    return None
+    return families.first_description(uid, asked, answer)
 
 
 def described_features(conn: Connection, uid: str) -> ModelInfo | None:

@@ -21,7 +21,11 @@ To add a family, write its file with the names of each role it plays, and list i
   groups `limit`, `prompt` and `asked`. In OVERFLOW_WORDINGS.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from models.server.families import llama_cpp, lm_studio, localai, ollama, openai, sglang, vllm, xinference
+from models.server.vocabulary import ModelInfo
 
 GENERIC = openai  # what every server is asked: its model list, and small real requests of each type
 # Asked first, in this order, while credentials are checked: the first description decides the type.
@@ -33,3 +37,27 @@ DESCRIBE_FEATURES = (llama_cpp, vllm, sglang, ollama, lm_studio)
 TOKENIZERS = (llama_cpp, vllm, localai)
 # Whose words for "the prompt and max_tokens exceed the context" are read from a refusal.
 OVERFLOW_WORDINGS = (vllm, sglang, llama_cpp, ollama, lm_studio)
+ANY_ERROR = frozenset(range(400, 600))  # for the further asks of a family already recognised
+
+
+def first_description(
+    uid: str, asked: tuple[Any, ...], answer: Callable[[openai.Ask, frozenset[int]], Any]
+) -> ModelInfo | None:
+    """What the first of the `asked` families that recognises the server says about `uid`.
+
+    `answer(ask, absent)` makes the request (None for a status in `absent`): the plugin's own
+    transport while credentials are saved (probes.py), the standard library's when the model
+    list is imported (scripts/refresh/). Each family's first ask tells whether the server is of
+    that family; its further asks are made only then, and an error answer to one is None.
+    """
+    for family in asked:
+        first, *more = family.asks(uid)
+        answers = [answer(first, family.ABSENT)]
+        info = family.read(uid, answers)
+        if info is None:
+            continue
+        if more:
+            answers += [answer(ask, ANY_ERROR) for ask in more]
+            info = family.read(uid, answers) or info
+        return info._replace(family=family.NAME)
+    return None
