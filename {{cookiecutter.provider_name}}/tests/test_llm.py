@@ -39,7 +39,6 @@ from dify_plugin.errors.model import (
 from test_features_llm import BASE_RULES
 
 from models.llm.llm import {{ plan.class_name("llm") }}
-from models.llm.settings import DEFAULT_ANSWER_TOKENS
 {% if plan.customizable %}
 from models.server import limits
 {% endif %}
@@ -280,7 +279,7 @@ def test_an_empty_extra_body_adds_nothing(llm, server, credentials):
 @pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
 @pytest.mark.parametrize(
     ("form", "expected"),
-    [({}, DEFAULT_ANSWER_TOKENS), ({"max_tokens": "1024"}, 1024), ({"max_tokens": "65536"}, 8192)],
+    [({}, limits.DEFAULT_ANSWER_TOKENS), ({"max_tokens": "1024"}, 1024), ({"max_tokens": "65536"}, 8192)],
     ids=["form default", "form answer", "form answer above the context"],
 )
 def test_an_app_without_max_tokens_sends_the_forms_upper_bound(
@@ -298,7 +297,7 @@ def test_the_form_states_the_default_bounds_of_an_answer():
     fields = schema["model_credential_schema"]["credential_form_schemas"]
     form = {field["variable"]: field for field in fields}
 
-    assert form["max_tokens"]["default"] == str(DEFAULT_ANSWER_TOKENS)
+    assert form["max_tokens"]["default"] == str(limits.DEFAULT_ANSWER_TOKENS)
     assert form["answer_seconds"]["default"] == f"{limits.DEFAULT_ANSWER_SECONDS:g}"
     assert f"1 to {limits.STREAM_LIMIT:g};" in form["answer_seconds"]["placeholder"]["en_US"]
 {% endif %}

@@ -18,9 +18,6 @@ from models.server.connection import model_uid, positive_int, within
 from models.server.vocabulary import THINKING_ALWAYS, THINKING_SWITCHABLE
 
 DEFAULT_CONTEXT_SIZE = 4096
-# The longest answer when the form's max_tokens is empty (its default too): also what is sent when
-# an app sets no max_tokens, so that an answer nobody reads any more ends on the server.
-DEFAULT_ANSWER_TOKENS = 4096
 
 
 @dataclass(frozen=True)
@@ -45,7 +42,7 @@ class LLMSettings:
             uid=model_uid(credentials, model),
             chat=credentials.get("mode") != LLMMode.COMPLETION.value,
             context_size=context_size,
-            max_tokens=min(positive_int(credentials.get("max_tokens"), DEFAULT_ANSWER_TOKENS), context_size),
+            max_tokens=min(positive_int(credentials.get("max_tokens"), limits.DEFAULT_ANSWER_TOKENS), context_size),
             answer_seconds=within(
                 credentials.get("answer_seconds"), limits.DEFAULT_ANSWER_SECONDS, 1.0, limits.STREAM_LIMIT
             ),

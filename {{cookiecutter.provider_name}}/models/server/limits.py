@@ -18,6 +18,9 @@ MAX_RETRIES = 3  # max_retries is kept within 0..3; waits between attempts: 0, 0
 # in Dify, never the plugin's stream (DEVELOPMENT.md). 600: the daemon gives up on any call after
 # PLUGIN_MAX_EXECUTION_TIMEOUT, 600 s by default; an operator who raised it may raise this too.
 DEFAULT_ANSWER_SECONDS = 600.0
+# The longest answer (tokens) when the form's max_tokens is empty (its default too); also sent when
+# an app sets none, so that an answer nobody reads any more ends on the server.
+DEFAULT_ANSWER_TOKENS = 4096
 STREAM_LIMIT = 1800.0  # no stream lasts longer, however often the server sends
 TOKENIZER_BUDGET = 10.0  # seconds one plugin call may spend asking the server to count tokens
 

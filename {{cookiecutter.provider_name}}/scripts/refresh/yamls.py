@@ -10,6 +10,7 @@ import json
 import re
 from pathlib import Path
 
+from models.server.limits import DEFAULT_ANSWER_TOKENS
 from models.server.vocabulary import THINKING_ALWAYS, THINKING_SWITCHABLE, YES
 from scripts.refresh.discovery import Found
 
@@ -77,14 +78,15 @@ def _llm(model: Found) -> list[str]:
     features += ["agent-thought"] if thinks else []
     features += ["structured-output"] if answers.get("structured_output") == YES else []
     context = int(answers.get("context_size") or LLM_CONTEXT_SIZE)
-    default = min(THINKING_MAX_TOKENS if thinks else LLM_MAX_TOKENS, context)
+    longest = min(DEFAULT_ANSWER_TOKENS, context)  # the form's max_tokens left empty (llm/settings.py)
+    default = min(THINKING_MAX_TOKENS if thinks else LLM_MAX_TOKENS, longest)
     lines = ["features:", *(f"  - {name}" for name in features)] if features else []
     lines += ["model_properties:", f"  mode: {answers.get('mode') or 'chat'}", f"  context_size: {context}"]
     lines += ["parameter_rules:"]
     for name in ("temperature", "top_p", "top_k", "presence_penalty", "frequency_penalty"):
         lines += [f"  - name: {name}", f"    use_template: {name}"]
     lines += ["  - name: max_tokens", "    use_template: max_tokens", f"    default: {default}", "    min: 1"]
-    lines += [f"    max: {context}"]
+    lines += [f"    max: {longest}"]
     return lines + feature_rules(answers)
 
 
