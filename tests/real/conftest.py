@@ -179,11 +179,10 @@ def expect_finding(request, server: servers.RealServer, topic: str) -> None:
     """Mark the running case as failing on `server` for the reason its `facts["findings"][topic]`
     records (a finding: what the plugin sent, what the server answered, which module). The mark is
     strict, so once the plugin is changed and the case passes, it fails until the finding is
-    removed; but for a servers.Timing finding, which a fast enough run does not show."""
+    removed."""
     reason = server.facts.get("findings", {}).get(topic)
     if reason:
-        strict = not isinstance(reason, servers.Timing)
-        request.applymarker(pytest.mark.xfail(strict=strict, reason=f"{server.name}: {reason}"))
+        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{server.name}: {reason}"))
 
 
 def validated(plugin, server: servers.RealServer, model_type: str, **extra: str) -> dict:

@@ -14,7 +14,7 @@ import os
 import secrets
 from pathlib import Path
 
-from real.servers import RealServer, Timing, http, must, start_on_free_port, stop_group
+from real.servers import RealServer, http, must, start_on_free_port, stop_group
 
 # Dify model type -> (the gateway's model name, LiteLLM provider prefix, the model's `model_info`:
 # what LiteLLM then tells of it in GET /v1/models (`mode`) and GET /v1/model/info).
@@ -42,16 +42,6 @@ FINDINGS = {
         "the gateway says the embedding model takes max_input_tokens 256 in GET /v1/model/info; the plugin does "
         "not read it and, without a tokenizer, cuts at its default 512 (models/text_embedding/text_embedding.py "
         "DEFAULT_CONTEXT_SIZE) by estimate: llama.cpp embeds 498 tokens, mostly the text after the start"
-    ),
-    # Both cases where two of the plugin's type probes are refused before one is answered.
-    **dict.fromkeys(
-        ["wrong type: llm asked, rerank model", "wrong type: text-embedding asked, rerank model"],
-        Timing(
-            "each probe the model refuses takes 4 to 5 s through LiteLLM (its OpenAI client sends a request "
-            "answered 500 twice more); two refused probes (one-token chat, one-word embedding) reach the fixed "
-            "10 s bound of a credential check (CHECK_TIMEOUT in models/server/limits.py), which ends validation "
-            "with 'did not pass the credential check within 10 s' instead of saying what the model is"
-        ),
     ),
 }
 
