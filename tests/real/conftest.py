@@ -3,7 +3,8 @@
 Fixtures for tests in this folder:
 
 - `real_server`: parametrized over the servers of the default plugin's model types ("xinference",
-  "llama.cpp", and "gateway": LiteLLM's proxy in front of the other real servers); a
+  "llama.cpp"; and "gateway", LiteLLM's proxy in front of the other real servers, in a case
+  marked `@pytest.mark.gateway`); a
   servers.RealServer with `url`, `api_key`, `models` (Dify model type -> the id the server knows
   it by), `version`, and `credentials(model_type, **extra)` giving the model credentials a Dify
   user would save. llama.cpp runs each model on its own port: `url_for(model_type)` and
@@ -35,7 +36,8 @@ import pytest
 
 from real import cache, gateway, servers, speech
 
-SERVERS = ("xinference", "llama.cpp", "gateway")  # `real_server`'s parameters
+SERVERS = ("xinference", "llama.cpp", "gateway")  # `real_server`'s parameters in a case marked `gateway`
+DIRECT_SERVERS = SERVERS[:2]  # ...and in any other case
 SPEECH_SERVERS = ("faster-whisper-server", "piper-ffmpeg", "piper")  # ...and the speech tests' (test_real_speech.py)
 
 
@@ -139,7 +141,16 @@ def gateway_server(xinference, llama_cpp, whisper, piper_ffmpeg, real_workdir):
 FIXTURES = {"xinference": "xinference", "llama.cpp": "llama_cpp", "gateway": "gateway"}
 
 
-@pytest.fixture(scope="session", params=SERVERS)
+def pytest_generate_tests(metafunc):
+    """`real_server` is each model server in turn, and the gateway too for a case marked
+    `gateway`: one that proves what the servers alone do not (the gateway's routing of each type,
+    its description of models, its refusal of a key); the rest would only repeat its backends."""
+    if "real_server" in metafunc.fixturenames:
+        names = SERVERS if metafunc.definition.get_closest_marker("gateway") else DIRECT_SERVERS
+        metafunc.parametrize("real_server", names, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
 def real_server(request):
     return request.getfixturevalue(FIXTURES[request.param])
 

@@ -51,7 +51,6 @@ def start_whisper(venv: Path, models: Path, work: Path) -> RealServer:
         models={"speech2text": STT_ID},
         process=process,
         log=work / "server.log",
-        facts={"auth": False, "model_list": False},
     )
 
 

@@ -41,6 +41,7 @@ def test_validation_stores_the_input_limit_xinference_describes(xinference, real
     assert validated(real_plugin, xinference, "text-embedding")["context_size"] == "256"
 
 
+@pytest.mark.gateway
 def test_vectors_are_the_models_own_and_come_back_in_order(real_server, real_plugin, embedder):
     texts = ["hello world", "a cat sat on the mat", "hello world", "stock markets fell sharply"]
 
@@ -78,6 +79,7 @@ def test_calls_after_the_servers_keep_alive_time_succeed(real_server, real_plugi
         assert error is None, (idle, error)
 
 
+@pytest.mark.gateway
 def test_a_long_text_is_embedded_from_its_start(real_server, real_plugin, embedder, request):
     expect_finding(request, real_server, "embedding limit")
     start = sample("prose", 600)

@@ -46,6 +46,7 @@ def chat(plugin, credentials, parameters, stream=False, model="llm-model"):
     )
 
 
+@pytest.mark.gateway
 @pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
 def test_structured_output_is_detected_and_the_answer_follows_the_schema(real_server, real_plugin, stream, request):
     expect_finding(request, real_server, "structured output")

@@ -46,6 +46,7 @@ def full_ranking(real_plugin, reranker):
     return results[0]["docs"]
 
 
+@pytest.mark.gateway
 def test_every_document_comes_back_once_best_first_with_its_text(full_ranking):
     assert sorted(doc["index"] for doc in full_ranking) == list(range(len(DOCS)))
     assert all(doc["text"] == DOCS[doc["index"]] for doc in full_ranking)

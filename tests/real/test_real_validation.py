@@ -70,6 +70,7 @@ def test_a_wrong_api_key_is_refused_without_showing_either_key(real_server, real
     assert wrong not in json.dumps(error) and real_server.api_key not in json.dumps(error)
 
 
+@pytest.mark.gateway
 def test_provider_credentials_are_checked_against_the_server(real_server, real_plugin, request):
     expect_finding(request, real_server, "wrong key")
     good = {"server_url": real_server.url, "api_key": real_server.api_key}
