@@ -186,6 +186,11 @@ def needs_model_routing(server: servers.RealServer) -> None:
         pytest.skip(f"{server.name} runs one model per port and answers any model id with it")
 
 
+def key_refusal(server: servers.RealServer) -> int:
+    """The status `server` answers a wrong API key with: 401, or its `facts["key_refusal"]`."""
+    return server.facts.get("key_refusal", 401)
+
+
 def expect_finding(request, server: servers.RealServer, topic: str) -> None:
     """Mark the running case as failing on `server` for the reason its `facts["findings"][topic]`
     records (a finding: what the plugin sent, what the server answered, which module). The mark is
