@@ -17,8 +17,10 @@ from fake_families import (
 {% if plan.has("text-embedding") %}
     LITELLM_EMBEDDING_INPUT,
 {% endif %}
+{% if plan.has("llm") %}
     LITELLM_INPUT,
     LITELLM_OUTPUT,
+{% endif %}
     LM_STUDIO_LOADED,
     OLLAMA_RUNNING,
     litellm_no_db,
@@ -33,7 +35,7 @@ from models.server.connection import Connection
 from models.server.probes import described_features
 from models.server.tokens import Tokenizer
 from models.server.transport import request
-from models.server.vocabulary import CHAT, REFUSED_KEY, THINKING_SWITCHABLE, Fault, ModelInfo
+from models.server.vocabulary import {{ "CHAT, " if plan.has("llm") }}REFUSED_KEY, THINKING_SWITCHABLE, Fault, ModelInfo
 
 KEYS = itertools.count()  # a new key makes a new connection: nothing remembered for it yet
 UID = next(iter(MODELS))  # a model the loopback server runs in every bake
@@ -82,7 +84,8 @@ DESCRIBED = {
         family="LM Studio",
     ),
     "localai": None,  # says nothing about a model: the answers decide, as for any server
-    "litellm": ModelInfo(
+{% if plan.has("llm") %}
+    "litellm": ModelInfo(  # UID is the chat model; LiteLLM describes each model by its mode
         model_type="llm",  # its mode, "chat"
         context_size=LITELLM_INPUT,
         images=False,
@@ -93,6 +96,7 @@ DESCRIBED = {
         max_output=LITELLM_OUTPUT,
         family="LiteLLM",
     ),
+{% endif %}
 }
 
 
