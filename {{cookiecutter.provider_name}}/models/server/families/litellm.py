@@ -1,3 +1,4 @@
+{% set plan = cookiecutter | plan %}
 """LiteLLM's proxy, a gateway: what its admin or its price list says of each model it routes,
 at `GET /v1/model/info` (under the API's path, like its other routes).
 
@@ -7,7 +8,7 @@ Shapes read from LiteLLM's source (github.com/BerriAI/litellm; litellm 1.106.12 
   `litellm_params` without its keys; `model_info`, the config's `model_info` over what LiteLLM's
   price list knows of the model (`_enrich_model_info_with_litellm_data`). Its keys
   (litellm/types/utils.py, `ModelInfoBase` and `ProviderSpecificModelInfo`): `mode` (`chat`,
-  `completion`, `embedding`, `rerank`, `audio_transcription`, `audio_speech`...),
+  `completion`, `embedding`, `rerank`, the audio modes...),
   `max_input_tokens`, `max_output_tokens`, `supports_function_calling`, `supports_vision`,
   `supports_response_schema`, `supports_reasoning`; null or absent where nobody said;
 - `GET /v1/models` (`model_list`, litellm/proxy/utils.py `create_model_info_response`) gives every
@@ -39,8 +40,12 @@ MODES = {
     "completion": "llm",
     "embedding": "text-embedding",
     "rerank": "rerank",
+{% if plan.has("speech2text") %}
     "audio_transcription": "speech2text",
+{% endif %}
+{% if plan.has("tts") %}
     "audio_speech": "tts",
+{% endif %}
 }
 
 
