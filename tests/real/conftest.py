@@ -3,7 +3,8 @@
 Fixtures for tests in this folder:
 
 - `real_server`: parametrized over the servers of the default plugin's model types ("xinference",
-  "llama.cpp", and "gateway": LiteLLM's proxy in front of the other real servers); a
+  "llama.cpp"; and "gateway", LiteLLM's proxy in front of the other real servers, in a case
+  marked `@pytest.mark.gateway`); a
   servers.RealServer with `url`, `api_key`, `models` (Dify model type -> the id the server knows
   it by), `version`, and `credentials(model_type, **extra)` giving the model credentials a Dify
   user would save. llama.cpp runs each model on its own port: `url_for(model_type)` and
@@ -35,7 +36,8 @@ import pytest
 
 from real import cache, gateway, servers, speech
 
-SERVERS = ("xinference", "llama.cpp", "gateway")  # `real_server`'s parameters
+SERVERS = ("xinference", "llama.cpp", "gateway")  # `real_server`'s parameters in a case marked `gateway`
+DIRECT_SERVERS = SERVERS[:2]  # ...and in any other case
 SPEECH_SERVERS = ("faster-whisper-server", "piper-ffmpeg", "piper")  # ...and the speech tests' (test_real_speech.py)
 
 
@@ -139,7 +141,16 @@ def gateway_server(xinference, llama_cpp, whisper, piper_ffmpeg, real_workdir):
 FIXTURES = {"xinference": "xinference", "llama.cpp": "llama_cpp", "gateway": "gateway"}
 
 
-@pytest.fixture(scope="session", params=SERVERS)
+def pytest_generate_tests(metafunc):
+    """`real_server` is each model server in turn, and the gateway too for a case marked
+    `gateway`: one that proves what the servers alone do not (the gateway's routing of each type,
+    its description of models, its refusal of a key); the rest would only repeat its backends."""
+    if "real_server" in metafunc.fixturenames:
+        names = SERVERS if metafunc.definition.get_closest_marker("gateway") else DIRECT_SERVERS
+        metafunc.parametrize("real_server", names, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
 def real_server(request):
     return request.getfixturevalue(FIXTURES[request.param])
 
@@ -175,15 +186,19 @@ def needs_model_routing(server: servers.RealServer) -> None:
         pytest.skip(f"{server.name} runs one model per port and answers any model id with it")
 
 
+def key_refusal(server: servers.RealServer) -> int:
+    """The status `server` answers a wrong API key with: 401, or its `facts["key_refusal"]`."""
+    return server.facts.get("key_refusal", 401)
+
+
 def expect_finding(request, server: servers.RealServer, topic: str) -> None:
     """Mark the running case as failing on `server` for the reason its `facts["findings"][topic]`
     records (a finding: what the plugin sent, what the server answered, which module). The mark is
     strict, so once the plugin is changed and the case passes, it fails until the finding is
-    removed; but for a servers.Timing finding, which a fast enough run does not show."""
+    removed."""
     reason = server.facts.get("findings", {}).get(topic)
     if reason:
-        strict = not isinstance(reason, servers.Timing)
-        request.applymarker(pytest.mark.xfail(strict=strict, reason=f"{server.name}: {reason}"))
+        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{server.name}: {reason}"))
 
 
 def validated(plugin, server: servers.RealServer, model_type: str, **extra: str) -> dict:

@@ -14,45 +14,20 @@ import os
 import secrets
 from pathlib import Path
 
-from real.servers import RealServer, Timing, http, must, start_on_free_port, stop_group
+from real.servers import RealServer, http, must, start_on_free_port, stop_group
 
 # Dify model type -> (the gateway's model name, LiteLLM provider prefix, the model's `model_info`:
 # what LiteLLM then tells of it in GET /v1/models (`mode`) and GET /v1/model/info).
 ROUTES = {
-    "llm": ("chat-small", "openai", {"mode": "chat", "max_input_tokens": 2048, "supports_response_schema": True}),
+    "llm": (
+        "chat-small",
+        "openai",
+        {"mode": "chat", "max_input_tokens": 2048, "max_output_tokens": 1024, "supports_response_schema": True},
+    ),
     "text-embedding": ("embed-small", "openai", {"mode": "embedding", "max_input_tokens": 256}),  # MiniLM's 256
     "rerank": ("rerank-small", "hosted_vllm", {"mode": "rerank", "max_input_tokens": 256}),
     "speech2text": ("transcribe-small", "openai", {"mode": "audio_transcription"}),
     "tts": ("speak-small", "openai", {"mode": "audio_speech"}),
-}
-# What the plugin does wrong through this gateway (conftest.expect_finding), each seen in a tier run.
-FINDINGS = {
-    "wrong key": (
-        'LiteLLM without a database answers a key that is not its master key with 400 {"error": {"message": '
-        '"No connected db.", "type": "no_db_connection", "code": "400"}}; the plugin passes that on as a '
-        "bad request (InvokeBadRequestError, or a failed check quoting 'No connected db.'), never naming the key "
-        "(models/server/errors.py)"
-    ),
-    "structured output": (
-        "the gateway says the chat model supports_response_schema in GET /v1/model/info; the plugin asks only "
-        "llama.cpp's /props and Xinference's model description (models/server/families/), so validation stores "
-        "no structured_output"
-    ),
-    "embedding limit": (
-        "the gateway says the embedding model takes max_input_tokens 256 in GET /v1/model/info; the plugin does "
-        "not read it and, without a tokenizer, cuts at its default 512 (models/text_embedding/text_embedding.py "
-        "DEFAULT_CONTEXT_SIZE) by estimate: llama.cpp embeds 498 tokens, mostly the text after the start"
-    ),
-    # Both cases where two of the plugin's type probes are refused before one is answered.
-    **dict.fromkeys(
-        ["wrong type: llm asked, rerank model", "wrong type: text-embedding asked, rerank model"],
-        Timing(
-            "each probe the model refuses takes 4 to 5 s through LiteLLM (its OpenAI client sends a request "
-            "answered 500 twice more); two refused probes (one-token chat, one-word embedding) reach the fixed "
-            "10 s bound of a credential check (CHECK_TIMEOUT in models/server/limits.py), which ends validation "
-            "with 'did not pass the credential check within 10 s' instead of saying what the model is"
-        ),
-    ),
 }
 
 
@@ -98,5 +73,12 @@ def start_litellm(venv: Path, backends: dict[str, RealServer], work: Path) -> Re
         models={model_type: name for model_type, (name, _, _) in ROUTES.items()},
         process=process,
         log=log,
-        facts={"tokenizer": False, "backends": {t: backends[t].name for t in ROUTES}, "findings": FINDINGS},
+        facts={
+            "tokenizer": False,
+            "backends": {t: backends[t].name for t in ROUTES},
+            # Without a database it takes only its master key: another is answered 400 "No connected
+            # db." (no_db_connection, litellm/proxy/auth/user_api_key_auth.py), which the plugin
+            # reports as a key not accepted (its models/server/families/litellm.py).
+            "key_refusal": 400,
+        },
     )

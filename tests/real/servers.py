@@ -70,11 +70,6 @@ class RealServer:
         stop_group(self.process)
 
 
-class Timing(str):
-    """A finding (`RealServer.facts["findings"]`) that shows only when calls are slow enough: its
-    case fails on a busy machine and may pass on an idle one."""
-
-
 def free_port() -> int:
     """A loopback port nothing listens on right now (the server binds it a moment later)."""
     with socket.socket() as probe:

@@ -1,5 +1,5 @@
-"""Model features on real servers, as Dify runs the plugin: structured output on both servers,
-the thinking switch on a llama.cpp server whose chat template reads it.
+"""Model features on real servers, as Dify runs the plugin: structured output on both servers
+and through the gateway, the thinking switch on a llama.cpp server whose chat template reads it.
 
 The chat model is SmolLM2-135M-Instruct, answering greedily; what is checked is what the
 server does with the request (a grammar that forces the schema, a template that reads the
@@ -11,7 +11,7 @@ import json
 import pytest
 
 from real import cache, servers
-from real.conftest import expect_finding, validated
+from real.conftest import validated
 
 pytestmark = pytest.mark.real
 
@@ -46,19 +46,13 @@ def chat(plugin, credentials, parameters, stream=False, model="llm-model"):
     )
 
 
+@pytest.mark.gateway
 @pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
 def test_structured_output_is_detected_and_the_answer_follows_the_schema(real_server, real_plugin, stream, request):
-    expect_finding(request, real_server, "structured output")
     stored = validated(real_plugin, real_server, "llm")
-    assert stored.get("structured_output") == "yes"  # llama.cpp's /props; Xinference runs this GGUF on llama.cpp
-
-    assert_follows_the_schema(real_plugin, stored, stream)
-
-
-@pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
-def test_structured_output_the_user_switches_on_follows_the_schema_through_the_gateway(gateway, real_plugin, stream):
-    """Where the plugin detects nothing, the person answers "yes"; LiteLLM passes the schema to llama.cpp."""
-    stored = validated(real_plugin, gateway, "llm", structured_output="yes")
+    # llama.cpp's /props; Xinference runs this GGUF on llama.cpp; the gateway's /v1/model/info
+    # (LiteLLM passes the schema on to llama.cpp)
+    assert stored.get("structured_output") == "yes"
 
     assert_follows_the_schema(real_plugin, stored, stream)
 

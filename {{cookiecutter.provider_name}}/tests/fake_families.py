@@ -230,7 +230,76 @@ def localai_tokenize(body: Any) -> tuple[int, Any]:
     return 200, {"tokens": list(range(words(content)))}
 
 
+# -- LiteLLM's proxy ----------------------------------------------------------------------------
+LITELLM_INPUT, LITELLM_OUTPUT = 131072, 8192  # what the config's model_info says of the chat model
+LITELLM_EMBEDDING_INPUT = 512  # ...and of an embedding model
+# Xinference's model_type (the fake's descriptions, fake_server.MODELS) -> LiteLLM's mode
+LITELLM_MODES = {"LLM": "chat", "embedding": "embedding", "rerank": "rerank"}
+
+
+def litellm_card(uid: str) -> dict[str, Any]:
+    """BerriAI/litellm litellm/proxy/utils.py (litellm 1.106.12): create_model_info_response, as
+    GET /v1/models lists a model that its config says nothing about."""
+    return {"id": uid, "object": "model", "created": 1677610602, "owned_by": "openai"}
+
+
+def litellm_deployment(uid: str, described: dict[str, Any]) -> dict[str, Any]:
+    """litellm/proxy/proxy_server.py (litellm 1.106.12): one entry of GET /v1/model/info
+    (model_info_v1, _enrich_model_info_with_litellm_data): the config's model_info over the
+    price list's fields (litellm/types/utils.py, ModelInfoBase), null where nobody said, keys
+    removed from litellm_params. A few of model_info's 171 fields; the entry as the proxy answered
+    for a config like this one."""
+    mode = LITELLM_MODES.get(described.get("model_type"))
+    said: dict[str, Any] = {"mode": mode} if mode else {}
+    if mode == "chat":
+        said |= {
+            "max_input_tokens": LITELLM_INPUT,
+            "max_output_tokens": LITELLM_OUTPUT,
+            "supports_function_calling": True,
+            "supports_vision": False,
+            "supports_response_schema": True,
+            "supports_reasoning": True,
+        }
+    elif mode == "embedding":
+        said |= {"max_input_tokens": LITELLM_EMBEDDING_INPUT}
+    limits = ["max_tokens", "max_input_tokens", "max_output_tokens"]
+    costs = ["input_cost_per_token", "output_cost_per_token"]
+    supports = [f"supports_{name}" for name in ("function_calling", "vision", "response_schema", "reasoning")]
+    unknown = dict.fromkeys(limits + costs + supports)
+    return {
+        "model_name": uid,
+        "litellm_params": {
+            "api_base": "http://vllm:8000/v1",
+            "allow_client_keepalive_override": False,
+            "use_in_pass_through": False,
+            "use_litellm_proxy": False,
+            "use_xai_oauth": False,
+            "merge_reasoning_content_in_choices": False,
+            "model": f"hosted_vllm/{uid}",
+        },
+        "model_info": {
+            "id": "fb77604c3c1527a7113043f8f75d61218459a46ca176108dc84059859701aeec",
+            "db_model": False,
+            "member_auto_router": False,
+            "pricing_overrides": [],
+            "key": f"hosted_vllm/{uid}",
+            "litellm_provider": "hosted_vllm",
+            **unknown,
+            **said,
+            "supported_openai_params": ["max_tokens", "stream", "temperature", "tools", "response_format"],
+        },
+    }
+
+
+def litellm_no_db() -> dict[str, Any]:
+    """litellm/proxy/auth/user_api_key_auth.py (litellm 1.106.12): the ProxyException a proxy without
+    a database raises for any key but its master key, as it answered (status 400)."""
+    error = {"message": "No connected db.", "type": "no_db_connection", "param": None, "code": "400"}
+    return {"error": error}
+
+
 CARDS = {
+    "litellm": litellm_card,
     "vllm": vllm_card,
     "sglang": sglang_card,
     "ollama": ollama_card,
@@ -239,9 +308,12 @@ CARDS = {
 }
 
 
-def answer(family: str, method: str, path: str, body: Any, uids: list[str]) -> tuple[int, Any] | None:
+def answer(family: str, method: str, path: str, body: Any, models: dict[str, Any]) -> tuple[int, Any] | None:
     """The family's answer to a request, or None where it answers as any OpenAI-style server
-    (chat, embeddings...). Paths a family does not have get None too: the fake's 404."""
+    (chat, embeddings...). Paths a family does not have get None too: the fake's 404.
+
+    `models`: the fake's models, each as Xinference describes it (fake_server.MODELS)."""
+    uids = list(models)
     if (method, path) == ("GET", "/v1/models"):
         return 200, {"object": "list", "data": [CARDS[family](uid) for uid in uids]}
     routes: dict[tuple[str, str, str], Any] = {
@@ -252,6 +324,10 @@ def answer(family: str, method: str, path: str, body: Any, uids: list[str]) -> t
         ("ollama", "GET", "/api/ps"): lambda: (200, ollama_ps(uids)),
         ("lm-studio", "GET", "/api/v1/models"): lambda: (200, lm_studio_v1(uids)),
         ("localai", "POST", "/v1/tokenize"): lambda: localai_tokenize(body),
+        ("litellm", "GET", "/v1/model/info"): lambda: (
+            200,
+            {"data": [litellm_deployment(uid, described) for uid, described in models.items()]},
+        ),
     }
     if family == "lm-studio" and method == "GET" and path.startswith("/api/v0/models/"):
         uid = path.removeprefix("/api/v0/models/")

@@ -7,8 +7,8 @@ server where that matters: TCP_NODELAY, a listen backlog for hundreds of clients
 chunked streams, the error bodies real servers send. Tests steer it through `/_control/*`:
 scripted faults for the next matching requests (see `FakeServer.fault` in conftest.py for the
 hostile ones), a required API key, model features (`/_control/features`; `family` makes it answer
-as vLLM, SGLang, Ollama, LM Studio or LocalAI do, see fake_families.py; `typed` makes each model
-answer only its own type's requests), the list of requests
+as vLLM, SGLang, Ollama, LM Studio, LocalAI or LiteLLM do, see fake_families.py; `typed` makes each
+model answer only its own type's requests), the list of requests
 it received (each with the order it was answered in) and how many waited for an answer at once.
 """
 
@@ -376,7 +376,7 @@ class Handler(BaseHTTPRequestHandler):
             if self._hostile(fault):
                 return None
         family = STATE.features.get("family")
-        found = fake_families.answer(family, method, path, body, list(MODELS)) if family else None
+        found = fake_families.answer(family, method, path, body, MODELS) if family else None
         if found:
             return self._send(*found)
         form = (self.entry.get("form") if self.entry else None) or {}

@@ -1,8 +1,8 @@
 {% set plan = cookiecutter | plan %}
 """Server families against the loopback server answering in each family's own shapes (each
 fixture in tests/fake_families.py names the public source it copies): which family validation
-recognises and what it detects, the tokenizer each family counts with, and how long a server's
-refusal is remembered.
+recognises and what it detects, a gateway's refusal of a key, the tokenizer each family counts
+with, and how long a server's refusal is remembered.
 """
 
 import itertools
@@ -11,7 +11,20 @@ import pytest
 {% if plan.has("llm") %}
 from dify_plugin.entities.model.message import UserPromptMessage
 {% endif %}
-from fake_families import CONTEXT, LM_STUDIO_LOADED, OLLAMA_RUNNING
+from dify_plugin.errors.model import InvokeAuthorizationError, InvokeBadRequestError
+from fake_families import (
+    CONTEXT,
+{% if plan.has("text-embedding") %}
+    LITELLM_EMBEDDING_INPUT,
+{% endif %}
+{% if plan.has("llm") %}
+    LITELLM_INPUT,
+    LITELLM_OUTPUT,
+{% endif %}
+    LM_STUDIO_LOADED,
+    OLLAMA_RUNNING,
+    litellm_no_db,
+)
 from fake_server import MODELS
 
 {% if plan.has("llm") %}
@@ -21,7 +34,8 @@ from models.server import limits, tokens
 from models.server.connection import Connection
 from models.server.probes import described_features
 from models.server.tokens import Tokenizer
-from models.server.vocabulary import THINKING_SWITCHABLE, ModelInfo
+from models.server.transport import request
+from models.server.vocabulary import {{ "CHAT, " if plan.has("llm") }}REFUSED_KEY, THINKING_SWITCHABLE, Fault, ModelInfo
 
 KEYS = itertools.count()  # a new key makes a new connection: nothing remembered for it yet
 UID = next(iter(MODELS))  # a model the loopback server runs in every bake
@@ -70,6 +84,19 @@ DESCRIBED = {
         family="LM Studio",
     ),
     "localai": None,  # says nothing about a model: the answers decide, as for any server
+{% if plan.has("llm") %}
+    "litellm": ModelInfo(  # UID is the chat model; LiteLLM describes each model by its mode
+        model_type="llm",  # its mode, "chat"
+        context_size=LITELLM_INPUT,
+        images=False,
+        mode=CHAT,
+        tools=True,
+        thinking=THINKING_SWITCHABLE,
+        structured_output=True,
+        max_output=LITELLM_OUTPUT,
+        family="LiteLLM",
+    ),
+{% endif %}
 }
 
 
@@ -99,7 +126,26 @@ def test_an_unknown_server_is_asked_each_family_once_and_keeps_the_users_answers
         ("GET", "/v1/models"),  # read by vLLM and SGLang, asked once
         ("POST", "/api/show"),
         ("GET", f"/api/v0/models/{UID}"),
+        ("GET", "/v1/model/info"),
     ]
+
+
+def test_litellm_refusing_a_key_for_want_of_a_database_is_an_authorization_error(server, credentials):
+    server.fault("/v1/models", status=400, body=litellm_no_db())
+
+    with pytest.raises(InvokeAuthorizationError) as refused:
+        request(connection(credentials), "GET", "models")
+
+    assert "answered 400: No connected db. (the API key was not accepted" in str(refused.value)
+    assert Fault.of(refused.value) == Fault(REFUSED_KEY, status=400)
+
+
+def test_another_400_is_still_a_bad_request(server, credentials):
+    refusal = {"error": {"message": "bad", "type": "invalid_request_error"}}
+    server.fault("/v1/models", status=400, body=refusal)
+
+    with pytest.raises(InvokeBadRequestError):
+        request(connection(credentials), "GET", "models")
 
 
 # -- tokenizers ---------------------------------------------------------------------------------
@@ -172,6 +218,7 @@ SCHEMAS = {
     "ollama": ("Ollama", OLLAMA_RUNNING, TOOLS | {"agent-thought", "structured-output"}),
     "lm-studio": ("LM Studio", LM_STUDIO_LOADED, TOOLS | {"vision", "structured-output"}),
     "localai": (None, 4096, set()),  # nothing detected: the form's answers and defaults
+    "litellm": ("LiteLLM", LITELLM_INPUT, TOOLS | {"agent-thought", "structured-output"}),
 }
 
 
@@ -243,4 +290,40 @@ def test_vllm_counts_a_chats_tokens_for_dify(llm, family, credentials):
     counted = llm.get_num_tokens("chat-model", given, [UserPromptMessage(content="three words here")])
 
     assert counted == 3 + 4 + 3  # the fake vLLM's count of the chat, not the offline estimate
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [("4096", LITELLM_OUTPUT), ("2048", 2048), ("65536", LITELLM_OUTPUT)],
+    ids=["form-default", "smaller-own", "larger-own"],
+)
+def test_the_longest_answer_litellm_states_bounds_max_tokens_unless_the_user_gave_less(
+    plugin, family, credentials, given, kept
+):
+    family("litellm")
+    model = {"model_type": "llm", "model": "chat-model"}
+
+    results, error = plugin.call(
+        "validate_model_credentials", **model, credentials=credentials("chat-model", max_tokens=given)
+    )
+    assert error is None, error
+    stored = results[0]["credentials"]
+    [schema], error = plugin.call("get_ai_model_schemas", **model, credentials=stored)
+    assert error is None, error
+
+    [rule] = [r for r in schema["model_schema"]["parameter_rules"] if r["name"] == "max_tokens"]
+    assert (stored["max_tokens"], rule["max"]) == (str(kept), kept)
+{% endif %}
+{% if plan.has("text-embedding") %}
+
+
+def test_an_embedding_models_input_limit_is_stored_where_litellm_states_it(plugin, family, credentials):
+    family("litellm")
+    embedding = {"model_type": "text-embedding", "model": "embed-model"}
+    given = credentials("embed-model")
+
+    results, error = plugin.call("validate_model_credentials", **embedding, credentials=given)
+
+    assert error is None, error
+    assert results[0]["credentials"]["context_size"] == str(LITELLM_EMBEDDING_INPUT)
 {% endif %}

@@ -1,10 +1,10 @@
 """What validation learns about an LLM from its server, stored with the user's own answers.
 
 The server's word fills every answer the user left at the form's default: tool calling,
-vision, thinking, structured output ("no" in the form), context size (empty), and the mode
-and other inputs the server names. An answer the user changed wins: a "yes" the server does
-not report, a thinking mode, a context size smaller than the server's (a larger one is the
-server's: no request can fill more). What was detected is recorded in the credentials (`detected`),
+vision, thinking, structured output ("no" in the form), context size (empty), the upper bound
+for max tokens (4096), and the mode and other inputs the server names. An answer the user
+changed wins: a "yes" the server does not report, a thinking mode, a context size or max tokens
+bound smaller than the server's (a larger one is the server's: no request can get more). What was detected is recorded in the credentials (`detected`),
 so that saving the form again does not mistake an earlier detection for the user's answer,
 and so is the server family that said it (`server_family`), which the live check reports.
 """
@@ -15,7 +15,14 @@ from typing import Any
 from models.server.vocabulary import DETECTED, NO, SERVER_FAMILY, YES, ModelInfo
 
 # The provider form's defaults (provider/<provider>.yaml): an answer left at them is no answer.
-FORM_DEFAULTS = {"function_calling": NO, "vision": NO, "thinking": NO, "structured_output": NO}
+FORM_DEFAULTS = {
+    "function_calling": NO,
+    "vision": NO,
+    "thinking": NO,
+    "structured_output": NO,
+    "max_tokens": "4096",
+}
+LIMITS = ("context_size", "max_tokens")  # numbers where the smaller of the user's and the server's holds
 
 
 def learned_answers(info: ModelInfo) -> dict[str, str]:
@@ -35,6 +42,8 @@ def learned_answers(info: ModelInfo) -> dict[str, str]:
         found["structured_output"] = YES
     if info.context_size:
         found["context_size"] = str(info.context_size)
+    if info.max_output:
+        found["max_tokens"] = str(info.max_output)
     if info.audio_part:
         found["audio_part"] = info.audio_part
     return found
@@ -51,10 +60,11 @@ def learn(credentials: dict[str, Any], info: ModelInfo | None, wanted: list[str]
     for name, value in found.items():
         given = str(credentials.get(name) or "").strip().lower()
         unanswered = name == "extra_inputs" or given in ("", FORM_DEFAULTS.get(name), earlier.get(name))
-        if name in FORM_DEFAULTS and not unanswered:
+        if name in LIMITS:
+            if not unanswered and given.isdigit() and 0 < int(given) < int(value):
+                continue  # the user's own, smaller limit
+        elif name in FORM_DEFAULTS and not unanswered:
             continue  # the user's own answer
-        if name == "context_size" and not unanswered and given.isdigit() and 0 < int(given) < int(value):
-            continue  # the user's own, smaller limit
         stored[name] = value
     detected = stored.pop("extra_inputs", "")
     credentials.update(stored)

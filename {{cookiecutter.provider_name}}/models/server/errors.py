@@ -20,11 +20,11 @@ from dify_plugin.errors.model import (
     InvokeServerUnavailableError,
 )
 
-from models.server import limits
+from models.server import families, limits
 from models.server.bodies import Answer, scrub
 from models.server.connection import Connection
 from models.server.network import shown_proxy
-from models.server.vocabulary import STATUS, TIMEOUT, UNREACHABLE, Fault
+from models.server.vocabulary import REFUSED_KEY, STATUS, TIMEOUT, UNREACHABLE, Fault
 
 
 def detail(body: bytes | str) -> str:
@@ -49,6 +49,10 @@ def status_error(answer: Answer) -> InvokeError:
     """Dify's error for an HTTP error answer, naming the URL and the status."""
     status = answer.status
     message = f"{answer.method} {answer.url} answered {status}: {detail(answer.body)}"
+    why = refused_key(status, answer.body)
+    if why:
+        refused = InvokeAuthorizationError(f"{message} (the API key was not accepted: {why})")
+        return Fault(REFUSED_KEY, status=status).on(refused)
     if status in (401, 403):
         error: InvokeError = InvokeAuthorizationError(message)
     elif status == 429:
@@ -58,6 +62,17 @@ def status_error(answer: Answer) -> InvokeError:
     else:
         error = InvokeBadRequestError(message)
     return Fault(STATUS, status=status).on(error)
+
+
+def refused_key(status: int, body: bytes) -> str | None:
+    """Why a server family's error answer (not a 401 or 403) means the key was not accepted, if it does."""
+    if status in (401, 403) or status >= 500:
+        return None
+    try:
+        found = json.loads(body)
+    except ValueError:
+        return None
+    return next(filter(None, (family.refused_key(status, found) for family in families.KEY_REFUSALS)), None)
 
 
 def transport_error(error: httpx.TransportError, url: str, conn: Connection) -> InvokeError:

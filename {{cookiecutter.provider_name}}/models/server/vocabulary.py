@@ -21,6 +21,7 @@ TIMEOUT = "timeout"  # a time limit ended the call
 FIELD = "field"  # a credential field is unusable (Fault.field, Fault.rule)
 WRONG_TYPE = "wrong-type"  # the server runs the model as another type (Fault.actual)
 UNKNOWN_MODEL = "unknown-model"  # the server does not run the model
+REFUSED_KEY = "refused-key"  # the server did not take the API key, saying so but not with 401 or 403
 
 NOTE = "fault: "  # the start of the note that carries a fault
 
@@ -82,6 +83,7 @@ class ModelInfo(NamedTuple):
     extra_inputs: tuple[str, ...] | None = None  # inputs besides text and images: audio, video
     structured_output: bool | None = None  # it follows a JSON schema
     audio_part: str | None = None  # "input_audio": audio goes as OpenAI's input_audio part
+    max_output: int | None = None  # tokens an answer may hold
     family: str | None = None  # the server family whose description this is (its NAME)
 
 

@@ -199,8 +199,9 @@ class {{ plan.class_name("text-embedding") }}(ErrorMapping, TextEmbeddingModel):
     def validate_credentials(self, model: str, credentials: dict) -> None:
         """Raise CredentialsValidateFailedError unless the server runs `model` as an embedding model.
 
-        The model's input limit, when the server tells it (Xinference's `max_tokens`), is stored
-        in `credentials` as `context_size`, which Dify keeps; so is image support, when the
+        The model's input limit, when a server that names the model's type tells it (Xinference's
+        `max_tokens`, LiteLLM's `max_input_tokens`), is stored in `credentials` as `context_size`,
+        which Dify keeps; so is image support, when the
         server tells it (`embeds_images`), and so is the dimension of its embeddings (`dimension`),
         which bounds the texts sent at once (daemon.vectors_per_answer).
         """
@@ -216,8 +217,9 @@ class {{ plan.class_name("text-embedding") }}(ErrorMapping, TextEmbeddingModel):
             described = info or described_features(conn, uid)
             with suppress(InvokeError):  # else unknown: the texts per answer are bounded as for 8,192
                 credentials["dimension"] = str(len(self._embed(conn, uid, ["dimension"])[0][0]))
-        if info and info.context_size:
-            credentials["context_size"] = str(info.context_size)
+        if described and described.model_type == "text-embedding" and described.context_size:
+            # (llama.cpp's n_ctx, which names no type, is its server's context, not the model's limit)
+            credentials["context_size"] = str(described.context_size)
         if described and described.images:
             credentials["embeds_images"] = YES
 

@@ -6,7 +6,7 @@ the server itself (server.py): can it be reached, what does it list, what is a m
 """
 
 from models.server.families import openai
-from models.server.vocabulary import FIELD, TIMEOUT, WRONG_TYPE, Fault, article
+from models.server.vocabulary import FIELD, REFUSED_KEY, TIMEOUT, WRONG_TYPE, Fault, article
 from scripts.check.arguments import KEY_ENV, Settings
 from scripts.check.failure import Failure, first_words, last_words, loopback_note
 from scripts.check.server import Server
@@ -59,7 +59,7 @@ class Diagnosis:
             unreachable = server.unreachable()
             if unreachable:
                 return "unreachable", unreachable
-        if status in (401, 403):
+        if status in (401, 403) or (fault and fault.kind == REFUSED_KEY):
             if not settings.api_key:
                 return "auth", f"the server answered {status}: set the API key (${KEY_ENV} or --api-key-file)"
             return (
