@@ -16,25 +16,18 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from dify_plugin import LargeLanguageModel
-from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelPropertyKey, ModelType, ParameterRule
+from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelPropertyKey, ModelType
 from dify_plugin.entities.model.llm import LLMMode, LLMResult, LLMResultChunk, LLMUsage
 from dify_plugin.entities.model.message import AssistantPromptMessage, PromptMessage, PromptMessageTool
 from dify_plugin.errors.model import InvokeBadRequestError, InvokeError
 
 from models import features
 from models.llm.answers import StreamedAnswer, chunk, read_message
-from models.llm.capabilities import (
-    extra_inputs,
-    feature_fields,
-    feature_rules,
-    model_features,
-    recover,
-    wants_json,
-)
+from models.llm.capabilities import extra_inputs, feature_fields, model_features, recover, wants_json
 from models.llm.chunks import joined
 from models.llm.detection import learn
 from models.llm.messages import carried_reasoning, prompt_text, wire_message, wire_tools
-from models.llm.parameters import extra_body_rule, sampling_rules, take_extra_body, with_extra_body
+from models.llm.parameters import parameter_rules, take_extra_body, with_extra_body
 from models.llm.settings import LLMSettings, predefined_answers
 from models.server.connection import Connection, model_uid
 from models.server.errors import ErrorMapping
@@ -45,8 +38,6 @@ from models.server.transport import json_object, request, time_limit
 
 CHAT_PATH = "chat/completions"
 COMPLETION_PATH = "completions"  # generate-only models
-DEFAULT_MAX_TOKENS = 512
-THINKING_MAX_TOKENS = 4096  # the default for a thinking model: its reasoning counts against max_tokens
 # What a chat template adds, for the offline estimate: role markers around each message
 # (ChatML: <|im_start|>role\n ... <|im_end|>\n) and the opening of the reply.
 TEMPLATE_TOKENS_PER_MESSAGE = 5
@@ -290,20 +281,5 @@ class {{ plan.class_name("llm") }}(ErrorMapping, LargeLanguageModel):
                 ModelPropertyKey.MODE: mode.value,
                 ModelPropertyKey.CONTEXT_SIZE: llm.context_size,
             },
-            parameter_rules=[
-                ParameterRule(name="temperature", use_template="temperature"),
-                ParameterRule(name="top_p", use_template="top_p"),
-                ParameterRule(name="presence_penalty", use_template="presence_penalty"),
-                ParameterRule(name="frequency_penalty", use_template="frequency_penalty"),
-                ParameterRule(
-                    name="max_tokens",
-                    use_template="max_tokens",
-                    min=1,
-                    max=llm.max_tokens,
-                    default=min(THINKING_MAX_TOKENS if llm.thinks else DEFAULT_MAX_TOKENS, llm.max_tokens),
-                ),
-                *sampling_rules(),
-                *feature_rules(credentials),
-                extra_body_rule(),
-            ],
+            parameter_rules=parameter_rules(llm, credentials),
         )

@@ -1,4 +1,5 @@
-"""Sampling parameters beyond the common ones, and the extra body a call may add to its request.
+"""An LLM's parameter rules (the common ones, sampling beyond them, the features'), and the extra
+body a call may add to its request.
 
 Dify's parameter templates (the SDK's `DefaultParameterName`: temperature, top_p, top_k, the
 penalties, max_tokens, response_format, json_schema) are used where one exists: top_k has one.
@@ -14,6 +15,8 @@ from typing import Any
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import ParameterRule, ParameterType
 
+from models.llm.capabilities import feature_rules
+from models.llm.settings import LLMSettings
 from models.server.connection import refused
 
 # The largest seed every server takes: a signed 32-bit integer (llama.cpp reads an unsigned one,
@@ -23,6 +26,29 @@ MAX_SEED = 2**31 - 1
 # request already has from a parameter of its own.
 OWNED_FIELDS = frozenset({"model", "messages", "prompt", "stream", "stream_options", "tools", "stop", "user"})
 EXTRA_BODY_EXAMPLE = '{"repeat_penalty": 1.1}'
+DEFAULT_MAX_TOKENS = 512
+THINKING_MAX_TOKENS = 4096  # the default for a thinking model: its reasoning counts against max_tokens
+
+
+def parameter_rules(llm: LLMSettings, credentials: Mapping[str, Any]) -> list[ParameterRule]:
+    """Every parameter an app may set for the model, max_tokens within what the form allows."""
+    default_tokens = THINKING_MAX_TOKENS if llm.thinks else DEFAULT_MAX_TOKENS
+    return [
+        ParameterRule(name="temperature", use_template="temperature"),
+        ParameterRule(name="top_p", use_template="top_p"),
+        ParameterRule(name="presence_penalty", use_template="presence_penalty"),
+        ParameterRule(name="frequency_penalty", use_template="frequency_penalty"),
+        ParameterRule(
+            name="max_tokens",
+            use_template="max_tokens",
+            min=1,
+            max=llm.max_tokens,
+            default=min(default_tokens, llm.max_tokens),
+        ),
+        *sampling_rules(),
+        *feature_rules(credentials),
+        extra_body_rule(),
+    ]
 
 
 def sampling_rules() -> list[ParameterRule]:

@@ -38,11 +38,12 @@ class LLMSettings:
     def of(cls, model: str, credentials: Mapping[str, Any]) -> "LLMSettings":
         context_size = positive_int(credentials.get("context_size"), DEFAULT_CONTEXT_SIZE)
         thinking = credentials.get("thinking")
+        longest = positive_int(credentials.get("max_tokens"), limits.DEFAULT_ANSWER_TOKENS)
         return cls(
             uid=model_uid(credentials, model),
             chat=credentials.get("mode") != LLMMode.COMPLETION.value,
             context_size=context_size,
-            max_tokens=min(positive_int(credentials.get("max_tokens"), limits.DEFAULT_ANSWER_TOKENS), context_size),
+            max_tokens=min(longest, context_size),
             answer_seconds=within(
                 credentials.get("answer_seconds"), limits.DEFAULT_ANSWER_SECONDS, 1.0, limits.STREAM_LIMIT
             ),

@@ -24,7 +24,7 @@ FOLDERS = {
     "tts": "tts",
     "moderation": "moderation",
 }
-# The defaults of the model classes when the server does not say (llm/settings.py, llm/llm.py,
+# The defaults of the model classes when the server does not say (llm/settings.py, llm/parameters.py,
 # text_embedding/text_embedding.py).
 LLM_CONTEXT_SIZE, LLM_MAX_TOKENS, THINKING_MAX_TOKENS = 4096, 512, 4096
 EMBEDDING_CONTEXT_SIZE, EMBEDDING_MAX_CHUNKS = 512, 32
