@@ -436,6 +436,8 @@ class DifyExtension(Extension):
         if not any(error.answer == "provider_name" for error in found):
             folder = existing_plugin_folder(self.given, cookiecutter.get("provider_name", ""))
             found += [folder] if folder else []
+        if not found:  # every answer is good: only then ask the server to import from, if any
+            found += [problem] if (problem := answers.import_problem(cookiecutter)) else []
         if found:
             refuse(found)
         if self.session is not None and self.session.asked:

@@ -13,7 +13,10 @@ import datetime
 import difflib
 import json
 import keyword
+import os
 import re
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -401,6 +404,51 @@ def check_import_models_from(value: object, answers: Mapping) -> None:
 
 
 IMPORT_KEY_VARIABLE = "MODEL_SERVER_API_KEY"  # the server's API key for import_models_from, never an answer
+IMPORT_CHECK_SECONDS = 10  # the listing asked before any file exists: one request, at most this long
+
+
+def import_problem(answers: Mapping) -> AnswerError | None:
+    """Why the server of `import_models_from` cannot be imported, asked before any file exists.
+
+    One bounded GET of its model list (under the URL's path, else /v1, as the plugin's
+    families/openai.py api_base), the key from IMPORT_KEY_VARIABLE: unreachable, a refused key or an
+    empty list is a bad answer, one line like any other. The plugin's own scripts/refresh_models.py
+    then reads the list again and describes each model (post_gen_project.py).
+    """
+    text = _text(answers.get("import_models_from")).strip()
+    if not text:
+        return None
+    parts = urlsplit(text)
+    url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/') or '/v1'}/models"
+    key = os.environ.get(IMPORT_KEY_VARIABLE, "")
+    headers = {"Accept": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
+    try:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers), timeout=IMPORT_CHECK_SECONDS
+        ) as reply:
+            status, body = reply.status, reply.read(8 * 1024 * 1024)
+    except urllib.error.HTTPError as error:
+        status, body = error.code, b""
+        error.close()
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        return AnswerError("import_models_from", f"the server must answer at {url}: got no answer: {reason}", text)
+    if status in (401, 403):
+        said = "the API key was refused" if key else "it needs an API key"
+        return AnswerError(
+            "import_models_from", f"{url} answered {status} ({said})", text, f"set {IMPORT_KEY_VARIABLE} to its API key"
+        )
+    try:
+        data = json.loads(body).get("data") if status < 400 else None
+    except (ValueError, AttributeError):
+        data = None
+    if not isinstance(data, list):
+        return AnswerError(
+            "import_models_from", f"{url} must answer an OpenAI-style model list; it answered {status}", text
+        )
+    if not data:
+        return AnswerError("import_models_from", f"{url} lists no models", text, "start one on the server first")
+    return None
 
 
 def parse_yes_no(answer: str, value: object) -> bool:

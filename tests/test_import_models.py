@@ -81,7 +81,7 @@ def test_a_bake_imports_each_model_of_the_chosen_type(fake_server, tmp_path, sdk
     "case, expected",
     [
         ("unreachable", "got no answer"),
-        ("refused key", "answered 401 (the API key was refused): set MODEL_SERVER_API_KEY"),
+        ("refused key", "answered 401 (the API key was refused)"),
         ("empty list", "lists no models"),
     ],
 )
@@ -97,7 +97,7 @@ def test_a_server_that_cannot_be_imported_stops_the_bake_and_leaves_nothing(fake
     done = bake_cli(tmp_path / "out", f"import_models_from={url}", key=KEY)
     control(fake_server, "reset")
     assert done.returncode == 1
-    ours = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
-    assert len(ours) == 1 and ours[0].startswith("error: import_models_from: ") and expected in ours[0], done.stderr
+    [line] = (done.stdout + done.stderr).splitlines()  # asked before any file exists: no hook traceback
+    assert line.startswith("error: import_models_from: ") and expected in line, line
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
     assert KEY not in done.stdout + done.stderr
