@@ -39,9 +39,7 @@ from dify_plugin.errors.model import (
 from test_features_llm import BASE_RULES
 
 from models.llm.llm import {{ plan.class_name("llm") }}
-{% if plan.customizable %}
 from models.server import limits
-{% endif %}
 
 CHAT = "/v1/chat/completions"
 WEATHER = PromptMessageTool(
