@@ -18,6 +18,9 @@ from scripts.check.plugin import PluginProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "sk-test-secret-4242"  # tests check that it never appears in an error message
+# Dify's name for a model a test adds by hand (its model_uid names the server's model): no bake
+# imports a predefined model of this name, which Dify would look up first (import_models_from).
+HAND_ADDED = "hand-added-model"
 # The suite talks to 127.0.0.1 only. The plugin honours proxy variables (Dify's daemon passes its
 # own on), so a shell's HTTP_PROXY would send the suite's requests to that proxy: they are cleared
 # here, and the tests about proxies set them themselves.

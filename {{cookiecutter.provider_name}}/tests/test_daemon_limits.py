@@ -18,6 +18,9 @@ import sys
 import time
 
 import pytest
+{% if working and plan.has("text-embedding") %}
+from conftest import HAND_ADDED
+{% endif %}
 from dify_plugin.core.server.stdio.response_writer import StdioResponseWriter
 
 from models.server import daemon
@@ -170,18 +173,18 @@ def test_the_largest_settings_keep_every_embedding_answer_within_the_line(plugin
     server.control("features", {"embedding": [-9876543210000000.0] * dimension})
     given = credentials("embed-model", max_chunks="1000000", parallel_requests="8")
     [validated], error = plugin.call(
-        "validate_model_credentials", model_type="text-embedding", model="embed-model", credentials=given
+        "validate_model_credentials", model_type="text-embedding", model=HAND_ADDED, credentials=given
     )
     assert error is None, error
     stored = validated["credentials"]
     assert stored["dimension"] == str(dimension)
     [schema], error = plugin.call(
-        "get_ai_model_schemas", model_type="text-embedding", model="embed-model", credentials=stored
+        "get_ai_model_schemas", model_type="text-embedding", model=HAND_ADDED, credentials=stored
     )
     most = schema["model_schema"]["model_properties"]["max_chunks"]
     assert most == daemon.vectors_per_answer(dimension)
 
-    request = {"model_type": "text-embedding", "model": "embed-model", "credentials": stored}
+    request = {"model_type": "text-embedding", "model": HAND_ADDED, "credentials": stored}
     texts = [f"text {number}" for number in range(most)]
     [result], error = plugin.call("invoke_text_embedding", **request, texts=texts, input_type="document")
 

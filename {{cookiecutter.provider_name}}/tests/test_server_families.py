@@ -9,6 +9,7 @@ import itertools
 
 import pytest
 {% if plan.has("llm") %}
+from conftest import HAND_ADDED
 from dify_plugin.entities.model.message import UserPromptMessage
 {% endif %}
 from dify_plugin.errors.model import InvokeAuthorizationError, InvokeBadRequestError
@@ -231,7 +232,7 @@ def test_a_validated_models_schema_shows_the_context_and_capabilities_its_server
     defaults = {"function_calling": "no", "vision": "no", "thinking": "no", "structured_output": "no"}
     form = credentials("chat-model", **defaults)  # the form as Dify sends it untouched
 
-    model = {"model_type": "llm", "model": "chat-model"}
+    model = {"model_type": "llm", "model": HAND_ADDED}
     results, error = plugin.call("validate_model_credentials", **model, credentials=form)
     assert error is None, error
     stored = results[0]["credentials"]
@@ -301,7 +302,7 @@ def test_the_longest_answer_litellm_states_bounds_max_tokens_unless_the_user_gav
     plugin, family, credentials, given, kept
 ):
     family("litellm")
-    model = {"model_type": "llm", "model": "chat-model"}
+    model = {"model_type": "llm", "model": HAND_ADDED}
 
     results, error = plugin.call(
         "validate_model_credentials", **model, credentials=credentials("chat-model", max_tokens=given)

@@ -17,7 +17,7 @@ from checks import (
     spoil_validation,
     unreachable_server,
 )
-from conftest import API_KEY
+from conftest import API_KEY, HAND_ADDED
 from dify_plugin.entities.model import EmbeddingInputType, ModelPropertyKey
 from dify_plugin.entities.model.text_embedding import TextEmbeddingResult
 from dify_plugin.errors.model import (
@@ -355,7 +355,7 @@ def test_dify_validates_embeds_and_counts_tokens_over_stdio(plugin, server, cred
     results, error = plugin.call(
         "validate_model_credentials",
         model_type="text-embedding",
-        model=UID,
+        model=HAND_ADDED,
         credentials=credentials(UID, context_size="8192", max_chunks="2"),
     )
     assert error is None, error
@@ -365,7 +365,7 @@ def test_dify_validates_embeds_and_counts_tokens_over_stdio(plugin, server, cred
     assert stored["dimension"] == "4"  # vectors_per_answer: how many texts Dify may send at once
 
     texts = ["one", "two words", "three more words"]
-    request = {"model_type": "text-embedding", "model": UID, "credentials": stored, "texts": texts}
+    request = {"model_type": "text-embedding", "model": HAND_ADDED, "credentials": stored, "texts": texts}
     [result], error = plugin.call("invoke_text_embedding", **request, input_type="document")
     assert error is None, error
     assert result["embeddings"] == received([vector(text) for text in texts])
